@@ -1,0 +1,144 @@
+"""MIMO antenna arrays, frequency sweeps and imaging grids (the radar frame).
+
+Radar frame: the antennas lie in the plane z = 0 and look along +z; x to the right and y up as
+seen from behind the array (by a viewer looking along +z, towards the face). Metres and hertz.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SPEED_OF_LIGHT_M_S = 299_792_458.0
+
+
+@dataclass(frozen=True)
+class RadarArray:
+    """TX and RX positions (metres, radar frame) and the stepped frequencies (hertz)."""
+
+    tx_m: np.ndarray  # (n_tx, 3)
+    rx_m: np.ndarray  # (n_rx, 3)
+    freq_hz: np.ndarray  # (n_freq,)
+
+    def __post_init__(self) -> None:
+        for name in ("tx_m", "rx_m"):
+            pos = np.asarray(getattr(self, name), dtype=np.float64)
+            if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
+                raise ValueError(f"{name} must have shape (n, 3), got {pos.shape}")
+            if not np.all(np.isfinite(pos)):
+                raise ValueError(f"{name} contains NaN or infinite values")
+            object.__setattr__(self, name, pos)
+        freq = np.asarray(self.freq_hz, dtype=np.float64)
+        if freq.ndim != 1 or len(freq) == 0 or not np.all(np.isfinite(freq)) or np.any(freq <= 0):
+            raise ValueError("freq_hz must be a non-empty 1-D array of positive frequencies")
+        object.__setattr__(self, "freq_hz", freq)
+
+    @property
+    def n_tx(self) -> int:
+        return len(self.tx_m)
+
+    @property
+    def n_rx(self) -> int:
+        return len(self.rx_m)
+
+    @property
+    def n_freq(self) -> int:
+        return len(self.freq_hz)
+
+    def is_uniform_sweep(self, rtol: float = 1e-6) -> bool:
+        """True when the frequencies are equidistant and increasing (needed by the fast imager)."""
+        if self.n_freq < 2:
+            return True
+        steps = np.diff(self.freq_hz)
+        return bool(steps[0] > 0 and np.allclose(steps, steps[0], rtol=rtol, atol=0.0))
+
+
+def linear_sweep(start_hz: float = 72e9, stop_hz: float = 82e9, n: int = 128) -> np.ndarray:
+    """`n` equidistant frequencies from `start_hz` to `stop_hz`, both ends included."""
+    return np.linspace(start_hz, stop_hz, n)
+
+
+def qar50_array(freq_hz: np.ndarray | None = None) -> RadarArray:
+    """The Rohde & Schwarz QAR50 submodule used in the paper (94 TX, 94 RX, 72-82 GHz, 128 steps).
+
+    TX: two vertical columns at x = -70.5 and +70.5 mm, 47 each, y = -69 ... +69 mm at 3 mm pitch.
+    RX: two horizontal rows at y = -70.5 and +70.5 mm, 47 each, x = -69 ... +69 mm at 3 mm pitch.
+    The 8836 TX-RX midpoints form a 94 x 94 grid at 1.5 mm pitch.
+    """
+    line_m = np.arange(-69.0, 69.0 + 1e-9, 3.0) * 1e-3  # 47 positions
+    tx = [(x, y, 0.0) for x in (-70.5e-3, 70.5e-3) for y in line_m]
+    rx = [(x, y, 0.0) for y in (-70.5e-3, 70.5e-3) for x in line_m]
+    return RadarArray(np.array(tx), np.array(rx), linear_sweep() if freq_hz is None else freq_hz)
+
+
+def read_positions_csv(path: str | Path) -> np.ndarray:
+    """Antenna positions from a CSV with header `x,y,z` (metres); returns (n, 3)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"antenna position file not found: {path}")
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip().lower() for h in next(reader, [])]
+        if header[:3] != ["x", "y", "z"]:
+            raise ValueError(f"{path}: expected header 'x,y,z', got {','.join(header) or 'nothing'}")
+        try:
+            rows = [[float(v) for v in row[:3]] for row in reader if row]
+        except ValueError as err:
+            raise ValueError(f"{path}: non-numeric antenna position ({err})") from None
+    pos = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    if len(pos) == 0:
+        raise ValueError(f"{path}: no antenna positions")
+    return pos
+
+
+def array_from_files(
+    tx_csv: str | Path, rx_csv: str | Path, freq_hz: np.ndarray | None = None
+) -> RadarArray:
+    """An arbitrary array from TX/RX CSV files and a frequency list (default: the QAR50 sweep)."""
+    return RadarArray(
+        read_positions_csv(tx_csv),
+        read_positions_csv(rx_csv),
+        linear_sweep() if freq_hz is None else np.asarray(freq_hz, dtype=np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class ImagingGrid:
+    """Voxel grid for back-projection; image row 0 is +y, column 0 is -x.
+
+    The default covers 128 x 128 pixels at 2 mm pitch and z from 20.5 to 34.0 cm in 3 mm steps: the
+    face (nose tip at 25 cm) with room for +-10 degrees of pitch and +-5 cm of translation.
+    """
+
+    n_x: int = 128
+    n_y: int = 128
+    pitch_m: float = 2e-3
+    z_min_m: float = 0.205
+    z_max_m: float = 0.34
+    z_step_m: float = 3e-3
+    center_xy_m: tuple[float, float] = field(default=(0.0, 0.0))
+
+    def __post_init__(self) -> None:
+        if self.n_x < 1 or self.n_y < 1 or self.pitch_m <= 0 or self.z_step_m <= 0:
+            raise ValueError("imaging grid sizes and steps must be positive")
+        if not 0 < self.z_min_m <= self.z_max_m:
+            raise ValueError("imaging grid needs 0 < z_min_m <= z_max_m (the half-space z > 0)")
+
+    @property
+    def x_m(self) -> np.ndarray:
+        """(n_x,) pixel-centre x coordinates, increasing."""
+        return self.center_xy_m[0] + (np.arange(self.n_x) - (self.n_x - 1) / 2) * self.pitch_m
+
+    @property
+    def y_m(self) -> np.ndarray:
+        """(n_y,) pixel-centre y coordinates, decreasing: row 0 is the top of the image (+y)."""
+        return self.center_xy_m[1] - (np.arange(self.n_y) - (self.n_y - 1) / 2) * self.pitch_m
+
+    @property
+    def z_m(self) -> np.ndarray:
+        """(n_z,) slice depths, increasing, spaced by z_step_m, covering [z_min_m, z_max_m]."""
+        n = int(np.floor((self.z_max_m - self.z_min_m) / self.z_step_m + 1e-9)) + 1
+        return self.z_min_m + np.arange(n) * self.z_step_m
