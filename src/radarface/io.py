@@ -56,7 +56,7 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def provenance(**fields: Any) -> dict[str, Any]:
-    """What every output records: the given config/seed fields plus radarface and Python versions."""
+    """What every output records: the given config and seed fields plus the software versions."""
     return {
         "radarface_version": __version__,
         "python": platform.python_version(),

@@ -1,7 +1,9 @@
 """MIMO antenna arrays, frequency sweeps and imaging grids (the radar frame).
 
-Radar frame: the antennas lie in the plane z = 0 and look along +z; x to the right and y up as
-seen from behind the array (by a viewer looking along +z, towards the face). Metres and hertz.
+Radar frame (right-handed, metres, hertz): the antennas lie in the plane z = 0 and look along +z;
+y is up. For a viewer behind the array looking along +z, +x points to the viewer's LEFT, so images
+drawn with column 0 at +x and row 0 at +y are not mirrored: that viewer sees the face as one sees a
+person facing them.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def read_positions_csv(path: str | Path) -> np.ndarray:
         reader = csv.reader(f)
         header = [h.strip().lower() for h in next(reader, [])]
         if header[:3] != ["x", "y", "z"]:
-            raise ValueError(f"{path}: expected header 'x,y,z', got {','.join(header) or 'nothing'}")
+            got = ",".join(header) or "nothing"
+            raise ValueError(f"{path}: expected header 'x,y,z', got {got}")
         try:
             rows = [[float(v) for v in row[:3]] for row in reader if row]
         except ValueError as err:
@@ -107,7 +110,7 @@ def array_from_files(
 
 @dataclass(frozen=True)
 class ImagingGrid:
-    """Voxel grid for back-projection; image row 0 is +y, column 0 is -x.
+    """Voxel grid for back-projection; image row 0 is +y, column 0 is +x (unmirrored, see above).
 
     The default covers 128 x 128 pixels at 2 mm pitch and z from 20.5 to 34.0 cm in 3 mm steps: the
     face (nose tip at 25 cm) with room for +-10 degrees of pitch and +-5 cm of translation.
@@ -129,8 +132,8 @@ class ImagingGrid:
 
     @property
     def x_m(self) -> np.ndarray:
-        """(n_x,) pixel-centre x coordinates, increasing."""
-        return self.center_xy_m[0] + (np.arange(self.n_x) - (self.n_x - 1) / 2) * self.pitch_m
+        """(n_x,) pixel-centre x coordinates, decreasing: column 0 is +x (the viewer's left)."""
+        return self.center_xy_m[0] - (np.arange(self.n_x) - (self.n_x - 1) / 2) * self.pitch_m
 
     @property
     def y_m(self) -> np.ndarray:
