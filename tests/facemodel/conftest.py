@@ -30,8 +30,11 @@ def _grid(rows: int, cols: int, spacing: float) -> tuple[np.ndarray, np.ndarray]
     x, y = (x - (cols - 1) / 2) * spacing, ((rows - 1) / 2 - y) * spacing
     z = spacing * 2.0 * np.exp(-(x**2 + y**2) / (2 * spacing**2))
     vertices = np.stack([x, y, z], -1).reshape(-1, 3)
-    quads = [[r * cols + c, (r + 1) * cols + c, (r + 1) * cols + c + 1, r * cols + c + 1]
-             for r in range(rows - 1) for c in range(cols - 1)]
+    quads = [
+        [r * cols + c, (r + 1) * cols + c, (r + 1) * cols + c + 1, r * cols + c + 1]
+        for r in range(rows - 1)
+        for c in range(cols - 1)
+    ]
     return vertices, np.array(quads)
 
 
@@ -69,10 +72,12 @@ def write_bfm() -> Callable[..., Path]:
             "version/minorVersion": minor_version,
             "shape/representer/points": vertices.T,
             "shape/representer/cells": loaders._quads_to_triangles(quads).T,
-            "metadata/landmarks/json": json.dumps([
-                {"id": "center.nose.tip", "coordinates": (vertices[7] + 0.3).tolist()},
-                {"id": "left.eye.corner_outer", "coordinates": vertices[3].tolist()},
-            ]),
+            "metadata/landmarks/json": json.dumps(
+                [
+                    {"id": "center.nose.tip", "coordinates": (vertices[7] + 0.3).tolist()},
+                    {"id": "left.eye.corner_outer", "coordinates": vertices[3].tolist()},
+                ]
+            ),
         }
         for part, k, std in (("shape", 4, 5.0), ("expression", 3, 2.0)):
             u, _ = np.linalg.qr(rng.normal(size=(3 * n, k)))
@@ -113,8 +118,11 @@ def write_ict_checkout(tiny_ict_layout: loaders.IctLayout) -> Callable[[Path], P
 
         def obj(name: str, v: np.ndarray, faces: bool = False) -> None:
             lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v]
-            lines += [f"vt 0 0\nvn 0 0 1\nf {' '.join(f'{i + 1}/1/1' for i in q)}"
-                      for q in quads] if faces else []
+            lines += (
+                [f"vt 0 0\nvn 0 0 1\nf {' '.join(f'{i + 1}/1/1' for i in q)}" for q in quads]
+                if faces
+                else []
+            )
             (model_dir / f"{name}.obj").write_text("\n".join(lines) + "\n")
 
         obj("generic_neutral_mesh", vertices, faces=True)

@@ -22,11 +22,28 @@ def no_user_model(monkeypatch, tmp_path):
 def test_sample_writes_meshes_and_params(make_model, tmp_path):
     model_path = save_model(make_model(), tmp_path / "m.npz")
     out = tmp_path / "samples"
-    result = runner.invoke(app, ["facemodel", "sample", "--n", "3", "--seed", "7", "--out",
-                                 str(out), "--face-model", str(model_path)])
+    result = runner.invoke(
+        app,
+        [
+            "facemodel",
+            "sample",
+            "--n",
+            "3",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+            "--face-model",
+            str(model_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "face_000.ply", "face_001.ply", "face_002.ply", "params.json"]
+        "face_000.ply",
+        "face_001.ply",
+        "face_002.ply",
+        "params.json",
+    ]
     params = json.loads((out / "params.json").read_text())
     assert params["seed"] == 7 and params["face_model"] == "tiny"
     assert params["face_model_hash"] == load_model(model_path).content_hash
@@ -34,8 +51,21 @@ def test_sample_writes_meshes_and_params(make_model, tmp_path):
     mesh = trimesh.load(out / "face_000.ply", process=False)
     assert 0.15 < mesh.vertices[:, 2].mean() < 0.35  # placed in front of the array
 
-    result = runner.invoke(app, ["facemodel", "sample", "--n", "1", "--out", str(out / "obj"),
-                                 "--format", "obj", "--face-model", str(model_path)])
+    result = runner.invoke(
+        app,
+        [
+            "facemodel",
+            "sample",
+            "--n",
+            "1",
+            "--out",
+            str(out / "obj"),
+            "--format",
+            "obj",
+            "--face-model",
+            str(model_path),
+        ],
+    )
     assert result.exit_code == 0 and (out / "obj" / "face_000.obj").is_file()
 
 
@@ -58,14 +88,14 @@ def test_missing_model_is_a_two_line_error():
 
 def test_import_into_cache_and_bad_input(write_ict_checkout, tmp_path):
     checkout = write_ict_checkout(tmp_path / "checkout")
-    result = runner.invoke(app, ["facemodel", "import", str(checkout), "--region",
-                                 "narrow-face"])
+    result = runner.invoke(app, ["facemodel", "import", str(checkout), "--region", "narrow-face"])
     assert result.exit_code == 0, result.output
     cached = load_model(tmp_path / "xdg" / "radarface" / "face_model.npz")
     assert cached.name == "ict-facekit:narrow-face" and cached.n_vertices == 10
     np.savez(tmp_path / "junk.npz", a=np.zeros(1))
-    result = runner.invoke(app, ["facemodel", "import", str(tmp_path / "junk.npz"), "--out",
-                                 str(tmp_path / "x.npz")])
+    result = runner.invoke(
+        app, ["facemodel", "import", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "x.npz")]
+    )
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "junk.npz" in result.stderr and not (tmp_path / "x.npz").exists()
 

@@ -22,13 +22,20 @@ CENTRE, NOSE, TOP, LEFT = range(4)
 @pytest.fixture
 def head() -> MorphableModel:
     mean = np.array([[0, 0, 0], [0, 0, 0.1], [0, 0.1, 0], [0.05, 0, 0]], dtype=float)
-    return MorphableModel.build("head", mean, np.zeros((1, 4, 3)), np.zeros((1, 4, 3)),
-                                np.array([[0, 1, 2], [0, 3, 1]]), np.array([1]))
+    return MorphableModel.build(
+        "head",
+        mean,
+        np.zeros((1, 4, 3)),
+        np.zeros((1, 4, 3)),
+        np.array([[0, 1, 2], [0, 3, 1]]),
+        np.array([1]),
+    )
 
 
 def _place(head, yaw=0.0, pitch=0.0, roll=0.0, translation=(0.0, 0.0, 0.0)):
-    return place_in_radar_frame(head, head.mean_m, np.array(translation),
-                                np.array([yaw, pitch, roll]))
+    return place_in_radar_frame(
+        head, head.mean_m, np.array(translation), np.array([yaw, pitch, roll])
+    )
 
 
 def _gaze(v):
@@ -48,8 +55,11 @@ def test_zero_pose_faces_the_array_with_nose_at_25_cm(head):
 
 def test_rotation_signs(head):
     angle = math.radians(10)
-    yawed, pitched, rolled = _place(head, yaw=angle), _place(head, pitch=angle), _place(
-        head, roll=angle)
+    yawed, pitched, rolled = (
+        _place(head, yaw=angle),
+        _place(head, pitch=angle),
+        _place(head, roll=angle),
+    )
     for v in (yawed, pitched, rolled):
         np.testing.assert_allclose(v[NOSE], [0, 0, 0.25], atol=1e-7)  # nose is the fixed point
     # Positive yaw turns the face towards the subject's left (radar -x).
@@ -66,8 +76,11 @@ def test_rotation_order_is_roll_pitch_yaw(head):
     from radarface.facemodel import rotation_matrices
 
     r = rotation_matrices(np.array([0.1, 0.2, 0.3]))
-    expected = (rotation_matrices(np.array([0, 0, 0.3])) @ rotation_matrices(np.array([0, 0.2, 0]))
-                @ rotation_matrices(np.array([0.1, 0, 0])))
+    expected = (
+        rotation_matrices(np.array([0, 0, 0.3]))
+        @ rotation_matrices(np.array([0, 0.2, 0]))
+        @ rotation_matrices(np.array([0.1, 0, 0]))
+    )
     np.testing.assert_allclose(r, expected, atol=1e-12)
     np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
 
@@ -79,8 +92,7 @@ def test_placement_torch_batched_matches_numpy_and_has_gradients(make_model):
     t, r = rng.uniform(-0.05, 0.05, (2, 3)), rng.uniform(-0.2, 0.2, (2, 3))
     expected = place_in_radar_frame(model, verts, t, r)
     rt = torch.tensor(r, requires_grad=True)
-    got = place_in_radar_frame(model, torch.tensor(verts, dtype=torch.float64),
-                               torch.tensor(t), rt)
+    got = place_in_radar_frame(model, torch.tensor(verts, dtype=torch.float64), torch.tensor(t), rt)
     np.testing.assert_allclose(got.detach().numpy(), expected, atol=1e-6)
     got.sum().backward()
     assert rt.grad is not None and torch.isfinite(rt.grad).all()
@@ -96,8 +108,9 @@ def test_vertex_normals_flat_grid(make_model):
     np.testing.assert_allclose(normals, np.tile([0, 0, 1], (len(flat), 1)), atol=1e-6)
     curved = vertex_normals(torch.tensor(model.mean_m[None]), model.triangles)
     np.testing.assert_allclose(curved.norm(dim=-1).numpy(), 1.0, atol=1e-6)
-    np.testing.assert_allclose(curved[0].numpy(), vertex_normals(model.mean_m, model.triangles),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        curved[0].numpy(), vertex_normals(model.mean_m, model.triangles), atol=1e-6
+    )
 
 
 def test_mean_vertex_distance_known_cases():

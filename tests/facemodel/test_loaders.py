@@ -29,8 +29,13 @@ def test_bfm_orthonormal_and_prescaled_layouts_agree(write_bfm, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "key", ["shape/model/pcaVariance", "expression/model/mean", "shape/representer/cells",
-            "version/minorVersion"]
+    "key",
+    [
+        "shape/model/pcaVariance",
+        "expression/model/mean",
+        "shape/representer/cells",
+        "version/minorVersion",
+    ],
 )
 def test_bfm_missing_key_is_named(write_bfm, tmp_path, key):
     path = write_bfm(tmp_path / "broken.h5", skip=key)
@@ -75,14 +80,17 @@ def test_ict_checkout_missing_expression_file(write_ict_checkout, tmp_path):
 def test_blendshape_weights_reproduce_pca_mean(write_ict_checkout, tmp_path):
     model = load_face_model(write_ict_checkout(tmp_path / "ICT-FaceKit"))
     weights = model.blendshape_mean_weights[None]
-    np.testing.assert_allclose(model.blendshape_vertices(np.zeros((1, 0)), weights)[0],
-                               model.mean_m, atol=1e-7)
+    np.testing.assert_allclose(
+        model.blendshape_vertices(np.zeros((1, 0)), weights)[0], model.mean_m, atol=1e-7
+    )
     jaw = np.zeros(53)
     jaw[model.blendshape_names.index("jawOpen")] = 1.0
     np.testing.assert_allclose(
-        model.blendshape_vertices(np.zeros(0), jaw) - model.blendshape_vertices(np.zeros(0),
-                                                                                 0 * jaw),
-        model.blendshapes_m[model.blendshape_names.index("jawOpen")], atol=1e-6)
+        model.blendshape_vertices(np.zeros(0), jaw)
+        - model.blendshape_vertices(np.zeros(0), 0 * jaw),
+        model.blendshapes_m[model.blendshape_names.index("jawOpen")],
+        atol=1e-6,
+    )
 
 
 def test_blendshape_activations_are_sparse_and_paired():

@@ -11,8 +11,7 @@ def test_vertices_numpy_batched_and_unbatched(make_model):
     model = make_model()
     shape, expr = np.ones((2, 3)), np.full((2, 4), -0.5)
     v = model.vertices(shape, expr)
-    expected = (model.mean_m + model.shape_basis_m[:3].sum(0)
-                - 0.5 * model.expr_basis_m.sum(0))
+    expected = model.mean_m + model.shape_basis_m[:3].sum(0) - 0.5 * model.expr_basis_m.sum(0)
     assert v.shape == (2, model.n_vertices, 3) and v.dtype == np.float32
     np.testing.assert_allclose(v[1], expected, atol=1e-6)
     np.testing.assert_allclose(model.vertices(shape[0], expr[0]), v[0], atol=1e-7)
@@ -49,11 +48,23 @@ def test_vertices_rejects_bad_coefficients(make_model, shape, expr, message):
 def test_build_rejects_wrong_shapes(make_model):
     model = make_model()
     with pytest.raises(ValueError, match=r"expr_basis_m has shape \(2, 3, 3\)"):
-        MorphableModel.build("bad", model.mean_m, model.shape_basis_m, np.zeros((2, 3, 3)),
-                             model.triangles, model.landmarks)
+        MorphableModel.build(
+            "bad",
+            model.mean_m,
+            model.shape_basis_m,
+            np.zeros((2, 3, 3)),
+            model.triangles,
+            model.landmarks,
+        )
     with pytest.raises(ValueError, match="triangles index out of range"):
-        MorphableModel.build("bad", model.mean_m, model.shape_basis_m, model.expr_basis_m,
-                             model.triangles + 100, model.landmarks)
+        MorphableModel.build(
+            "bad",
+            model.mean_m,
+            model.shape_basis_m,
+            model.expr_basis_m,
+            model.triangles + 100,
+            model.landmarks,
+        )
 
 
 def test_properties_hash_and_variance_shares(make_model):

@@ -1,0 +1,136 @@
+"""The simulator against the direct formulas, physics of the reflectance model, bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radarface.radar import SPEED_OF_LIGHT_M_S, RadarArray, simulate_points
+from radarface.radar.scene import Reflectance, SamplingConfig, mesh_scatterers, visibility
+from radarface.radar.simulate import (
+    add_noise,
+    simulate_mesh,
+    simulate_scatterers,
+    simulate_scatterers_reference,
+)
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def test_points_match_direct_formula(sparse_qar50: RadarArray) -> None:
+    pts = np.array([[0.01, 0.02, 0.25], [-0.03, 0.0, 0.31]])
+    amps = np.array([1.0, 0.5j])
+    s = simulate_points(sparse_qar50, pts, amps)
+    d_t = np.linalg.norm(sparse_qar50.tx_m[None] - pts[:, None], axis=2)[..., None]
+    d_r = np.linalg.norm(sparse_qar50.rx_m[None] - pts[:, None], axis=2)[..., None]
+    k = 2 * np.pi * sparse_qar50.freq_hz / SPEED_OF_LIGHT_M_S
+    direct = np.einsum(
+        "p,ptf,prf->trf", amps, np.exp(-1j * k * d_t) / d_t, np.exp(-1j * k * d_r) / d_r
+    )
+    assert s.shape == (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
+    assert s.dtype == np.complex64
+    assert _rel(s, direct) < 1e-4
+
+
+@pytest.mark.parametrize("material", [0.0, 0.5, 1.0])
+def test_fast_mesh_simulation_matches_exact_sum(sparse_qar50, make_plate, material) -> None:
+    vertices, faces = make_plate(0.06, (0.01, -0.01, 0.26), tilt_deg=8.0)
+    sc = mesh_scatterers(
+        sparse_qar50, vertices, faces, SamplingConfig(spacing_m=4e-3), np.random.default_rng(1)
+    )
+    refl = Reflectance(material=material, antenna_size=0.25)
+    exact = simulate_scatterers_reference(sparse_qar50, sc, refl)
+    fast = simulate_scatterers(sparse_qar50, sc, refl, specular_threshold=1e-12)
+    assert _rel(fast, exact) < 1e-3
+
+
+def _power(array: RadarArray, make_plate, tilt_deg: float, material: float) -> float:
+    vertices, faces = make_plate(0.08, (0.0, 0.0, 0.25), tilt_deg)
+    s = simulate_mesh(array, vertices, faces, Reflectance(material, 0.25), seed=3)
+    return float(np.mean(np.abs(s) ** 2))
+
+
+def test_tilted_plate_darkens_much_faster_when_specular(sparse_qar50, make_plate) -> None:
+    diffuse = [_power(sparse_qar50, make_plate, tilt, 0.0) for tilt in (0.0, 35.0)]
+    specular = [_power(sparse_qar50, make_plate, tilt, 1.0) for tilt in (0.0, 35.0)]
+    assert diffuse[1] > diffuse[0] / 4  # Lambertian: cos^2(35 deg) is -1.7 dB; allow up to -6 dB
+    assert specular[1] < specular[0] / 1000  # the half-vector lobe no longer reaches the array
+
+
+def test_wider_antenna_keeps_more_of_a_tilted_specular_plate(sparse_qar50, make_plate) -> None:
+    vertices, faces = make_plate(0.08, (0.0, 0.0, 0.25), 27.0)
+    narrow, wide = (
+        np.mean(np.abs(simulate_mesh(sparse_qar50, vertices, faces, Reflectance(1.0, a))) ** 2)
+        for a in (0.2, 0.3)
+    )
+    assert wide > 10 * narrow
+
+
+def test_occluded_points_are_invisible(make_plate) -> None:
+    import trimesh
+
+    blocker_v, blocker_f = make_plate(0.02, (0.0, 0.0, 0.2))
+    mesh = trimesh.Trimesh(blocker_v, blocker_f, process=False)
+    antenna = np.zeros((1, 3))
+    points = np.array([[0.0, 0.0, 0.3], [0.05, 0.0, 0.3]])
+    normals = np.tile([0.0, 0.0, -1.0], (2, 1))
+    vis = visibility(mesh, points, normals, antenna, stride=1)
+    np.testing.assert_array_equal(vis[:, 0], [0.0, 1.0])
+
+
+def test_visibility_interpolates_between_cast_antennas(make_plate) -> None:
+    import trimesh
+
+    blocker_v, blocker_f = make_plate(0.02, (0.0, 0.0, 0.2))
+    mesh = trimesh.Trimesh(blocker_v, blocker_f, process=False)
+    line = np.stack([np.linspace(-0.1, 0.1, 21), np.zeros(21), np.zeros(21)], axis=1)
+    point, normal = np.array([[0.0, 0.0, 0.3]]), np.array([[0.0, 0.0, -1.0]])
+    exact = visibility(mesh, point, normal, line, stride=1)[0]
+    strided = visibility(mesh, point, normal, line, stride=4)[0]
+    assert exact[10] == 0.0 and exact[0] == 1.0
+    assert np.all((strided >= 0) & (strided <= 1))
+    np.testing.assert_array_equal(strided[::4], exact[::4])
+
+
+def test_same_seed_same_signal_other_seed_other_speckle(sparse_qar50, make_plate) -> None:
+    vertices, faces = make_plate(0.05, (0.0, 0.0, 0.25))
+    a, b, c = (simulate_mesh(sparse_qar50, vertices, faces, seed=s) for s in (7, 7, 8))
+    np.testing.assert_array_equal(a, b)
+    assert _rel(a, c) > 0.1
+
+
+def test_noise_reaches_requested_snr() -> None:
+    rng = np.random.default_rng(0)
+    s = (rng.standard_normal((20, 20, 64)) + 1j * rng.standard_normal((20, 20, 64))).astype(
+        np.complex64
+    )
+    noisy = add_noise(s, snr_db=10.0, rng=np.random.default_rng(1))
+    snr = 10 * np.log10(np.mean(np.abs(s) ** 2) / np.mean(np.abs(noisy - s) ** 2))
+    assert abs(snr - 10.0) < 0.2
+
+
+@pytest.mark.parametrize(
+    ("vertices", "faces", "message"),
+    [
+        (np.zeros((4, 2)), np.array([[0, 1, 2]]), "shape \\(V, 3\\)"),
+        (np.full((3, 3), np.nan), np.array([[0, 1, 2]]), "NaN"),
+        (np.array([[0, 0, 0.2], [1, 0, 0.2], [0, 1, -0.1]]), np.array([[0, 1, 2]]), "z > 0"),
+        (np.array([[0, 0, 0.2], [1, 0, 0.2], [0, 1, 0.2]]), np.array([[0, 1, 5]]), "index"),
+    ],
+)
+def test_bad_meshes_are_rejected(sparse_qar50, vertices, faces, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        simulate_mesh(sparse_qar50, vertices, faces)
+
+
+def test_bad_points_and_reflectance_are_rejected(sparse_qar50: RadarArray) -> None:
+    with pytest.raises(ValueError, match="z > 0"):
+        simulate_points(sparse_qar50, np.array([[0.0, 0.0, -0.1]]), np.array([1.0]))
+    with pytest.raises(ValueError, match="amplitudes"):
+        simulate_points(sparse_qar50, np.array([[0.0, 0.0, 0.1]]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="material"):
+        Reflectance(material=1.5)
+    with pytest.raises(ValueError, match="antenna_size"):
+        Reflectance(antenna_size=0.0)
