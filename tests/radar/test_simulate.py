@@ -60,7 +60,7 @@ def test_tilted_plate_darkens_much_faster_when_specular(sparse_qar50, make_plate
 
 
 def test_wider_antenna_keeps_more_of_a_tilted_specular_plate(sparse_qar50, make_plate) -> None:
-    vertices, faces = make_plate(0.08, (0.0, 0.0, 0.25), 27.0)
+    vertices, faces = make_plate(0.08, (0.0, 0.0, 0.25), 30.0)
     narrow, wide = (
         np.mean(np.abs(simulate_mesh(sparse_qar50, vertices, faces, Reflectance(1.0, a))) ** 2)
         for a in (0.2, 0.3)
