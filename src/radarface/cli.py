@@ -39,8 +39,9 @@ class MeshFormat(enum.StrEnum):
     obj = "obj"
 
 
-facemodel_app = typer.Typer(help="Face models: fetch, import, inspect, sample.",
-                            no_args_is_help=True)
+facemodel_app = typer.Typer(
+    help="Face models: fetch, import, inspect, sample.", no_args_is_help=True
+)
 app.add_typer(facemodel_app, name="facemodel")
 
 FaceModelOption = Annotated[

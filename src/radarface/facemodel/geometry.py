@@ -67,8 +67,10 @@ def place_in_radar_frame(
     batched = v.ndim == 3
     expected = (v.shape[0], 3) if batched else (3,)
     if v.shape[-2:] != (model.n_vertices, 3) or v.ndim not in (2, 3):
-        raise ValueError(f"vertices_model has shape {tuple(v.shape)}, expected (B, "
-                         f"{model.n_vertices}, 3) or ({model.n_vertices}, 3)")
+        raise ValueError(
+            f"vertices_model has shape {tuple(v.shape)}, expected (B, "
+            f"{model.n_vertices}, 3) or ({model.n_vertices}, 3)"
+        )
     for label, x in (("translation_m", t), ("rotation_rad", r)):
         if tuple(x.shape) != expected:
             raise ValueError(f"{label} has shape {tuple(x.shape)}, expected {expected}")
@@ -97,8 +99,10 @@ def vertex_normals(vertices, triangles):
 def mean_vertex_distance_mm(vertices_a, vertices_b):
     """Mean Euclidean distance in mm between corresponding vertices, per mesh of a batch."""
     if tuple(vertices_a.shape) != tuple(vertices_b.shape) or vertices_a.shape[-1] != 3:
-        raise ValueError(f"vertex arrays must have equal shapes (..., N, 3); got "
-                         f"{tuple(vertices_a.shape)} and {tuple(vertices_b.shape)}")
+        raise ValueError(
+            f"vertex arrays must have equal shapes (..., N, 3); got "
+            f"{tuple(vertices_a.shape)} and {tuple(vertices_b.shape)}"
+        )
     if isinstance(vertices_a, torch.Tensor):
         return 1000.0 * (vertices_a - _to_torch(vertices_b, like=vertices_a)).norm(dim=-1).mean(-1)
     diff = np.asarray(vertices_a, dtype=np.float64) - np.asarray(vertices_b, dtype=np.float64)
@@ -113,8 +117,11 @@ def export_mesh(path: str | os.PathLike, vertices_m, triangles) -> Path:
     file_type = path.suffix.lower().lstrip(".")
     if file_type not in ("ply", "obj"):
         raise ValueError(f"{path}: mesh format must be .ply or .obj")
-    vertices = vertices_m.detach().cpu().numpy() if isinstance(vertices_m, torch.Tensor) else (
-        np.asarray(vertices_m))
+    vertices = (
+        vertices_m.detach().cpu().numpy()
+        if isinstance(vertices_m, torch.Tensor)
+        else (np.asarray(vertices_m))
+    )
     mesh = trimesh.Trimesh(vertices=vertices, faces=np.asarray(triangles), process=False)
     with atomic_path(path) as tmp:
         mesh.export(tmp, file_type=file_type)

@@ -31,24 +31,130 @@ ICT_REGIONS = ("face", "narrow face", "face and neck")
 ICT_LAYOUT = IctLayout(
     regions={"face": (9409, 9230), "narrow face": (6706, 6560), "face and neck": (11248, 11144)},
     landmarks68=(
-        1225, 1888, 1052, 367, 1719, 1722, 2199, 1447, 966, 3661, 4390, 3927, 3924, 2608, 3272,
-        4088, 3443, 268, 493, 1914, 2044, 1401, 3615, 4240, 4114, 2734, 2509, 978, 4527, 4942,
-        4857, 1140, 2075, 1147, 4269, 3360, 1507, 1542, 1537, 1528, 1518, 1511, 3742, 3751, 3756,
-        3721, 3725, 3732, 5708, 5695, 2081, 0, 4275, 6200, 6213, 6346, 6461, 5518, 5957, 5841,
-        5702, 5711, 5533, 6216, 6207, 6470, 5517, 5966,
+        1225,
+        1888,
+        1052,
+        367,
+        1719,
+        1722,
+        2199,
+        1447,
+        966,
+        3661,
+        4390,
+        3927,
+        3924,
+        2608,
+        3272,
+        4088,
+        3443,
+        268,
+        493,
+        1914,
+        2044,
+        1401,
+        3615,
+        4240,
+        4114,
+        2734,
+        2509,
+        978,
+        4527,
+        4942,
+        4857,
+        1140,
+        2075,
+        1147,
+        4269,
+        3360,
+        1507,
+        1542,
+        1537,
+        1528,
+        1518,
+        1511,
+        3742,
+        3751,
+        3756,
+        3721,
+        3725,
+        3732,
+        5708,
+        5695,
+        2081,
+        0,
+        4275,
+        6200,
+        6213,
+        6346,
+        6461,
+        5518,
+        5957,
+        5841,
+        5702,
+        5711,
+        5533,
+        6216,
+        6207,
+        6470,
+        5517,
+        5966,
     ),
 )
 ICT_EXPRESSION_NAMES = (
-    "browDown_L", "browDown_R", "browInnerUp_L", "browInnerUp_R", "browOuterUp_L",
-    "browOuterUp_R", "cheekPuff_L", "cheekPuff_R", "cheekSquint_L", "cheekSquint_R",
-    "eyeBlink_L", "eyeBlink_R", "eyeLookDown_L", "eyeLookDown_R", "eyeLookIn_L", "eyeLookIn_R",
-    "eyeLookOut_L", "eyeLookOut_R", "eyeLookUp_L", "eyeLookUp_R", "eyeSquint_L", "eyeSquint_R",
-    "eyeWide_L", "eyeWide_R", "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose",
-    "mouthDimple_L", "mouthDimple_R", "mouthFrown_L", "mouthFrown_R", "mouthFunnel", "mouthLeft",
-    "mouthLowerDown_L", "mouthLowerDown_R", "mouthPress_L", "mouthPress_R", "mouthPucker",
-    "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
-    "mouthSmile_L", "mouthSmile_R", "mouthStretch_L", "mouthStretch_R", "mouthUpperUp_L",
-    "mouthUpperUp_R", "noseSneer_L", "noseSneer_R",
+    "browDown_L",
+    "browDown_R",
+    "browInnerUp_L",
+    "browInnerUp_R",
+    "browOuterUp_L",
+    "browOuterUp_R",
+    "cheekPuff_L",
+    "cheekPuff_R",
+    "cheekSquint_L",
+    "cheekSquint_R",
+    "eyeBlink_L",
+    "eyeBlink_R",
+    "eyeLookDown_L",
+    "eyeLookDown_R",
+    "eyeLookIn_L",
+    "eyeLookIn_R",
+    "eyeLookOut_L",
+    "eyeLookOut_R",
+    "eyeLookUp_L",
+    "eyeLookUp_R",
+    "eyeSquint_L",
+    "eyeSquint_R",
+    "eyeWide_L",
+    "eyeWide_R",
+    "jawForward",
+    "jawLeft",
+    "jawOpen",
+    "jawRight",
+    "mouthClose",
+    "mouthDimple_L",
+    "mouthDimple_R",
+    "mouthFrown_L",
+    "mouthFrown_R",
+    "mouthFunnel",
+    "mouthLeft",
+    "mouthLowerDown_L",
+    "mouthLowerDown_R",
+    "mouthPress_L",
+    "mouthPress_R",
+    "mouthPucker",
+    "mouthRight",
+    "mouthRollLower",
+    "mouthRollUpper",
+    "mouthShrugLower",
+    "mouthShrugUpper",
+    "mouthSmile_L",
+    "mouthSmile_R",
+    "mouthStretch_L",
+    "mouthStretch_R",
+    "mouthUpperUp_L",
+    "mouthUpperUp_R",
+    "noseSneer_L",
+    "noseSneer_R",
 )
 
 # Expression PCA of the ICT blend-shape rig: random activations (see docs/facemodel.md).
@@ -126,8 +232,10 @@ def expression_pca(
     b = np.sqrt(np.clip(lam, 0.0, None))[:, None] * (q.T @ d)
     _, s, vt = np.linalg.svd(b, full_matrices=False)
     variance = s**2
-    keep = min(EXPR_PCA_MAX_COMPONENTS,
-               int(np.sum(variance > EXPR_PCA_MIN_VARIANCE_SHARE * variance.sum())))
+    keep = min(
+        EXPR_PCA_MAX_COMPONENTS,
+        int(np.sum(variance > EXPR_PCA_MIN_VARIANCE_SHARE * variance.sum())),
+    )
     # Deterministic signs: the largest-magnitude entry of each axis is positive.
     signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(1)])
     basis = (s[:keep, None] * signs[:keep, None] * vt[:keep]).reshape(keep, -1, 3)
@@ -160,8 +268,11 @@ def _ict_model(
         blendshapes_m=blendshapes,
         blendshape_names=expression_names,
         blendshape_mean_weights=mean_w,
-        metadata={"source": "ICT-FaceKit", "expression_pca_seed": EXPR_PCA_SEED,
-                  "expression_pca_samples": EXPR_PCA_SAMPLES},
+        metadata={
+            "source": "ICT-FaceKit",
+            "expression_pca_seed": EXPR_PCA_SEED,
+            "expression_pca_samples": EXPR_PCA_SAMPLES,
+        },
     )
 
 
@@ -187,10 +298,23 @@ def load_ict_npz(path: str | os.PathLike, region: str | None = None) -> Morphabl
     """The compact ICT-FaceKit npz (arrays in cm, see shared/facemodels/README.md)."""
     path = Path(path)
     arrays = _npz_arrays(path)
-    _require(arrays, ["neutral", "identity", "expression", "expression_names", "quads",
-                      "landmarks68", "face_vertex_count", "face_quad_count",
-                      "narrow_face_vertex_count", "narrow_face_quad_count"], path,
-             "ICT-FaceKit compact npz")
+    _require(
+        arrays,
+        [
+            "neutral",
+            "identity",
+            "expression",
+            "expression_names",
+            "quads",
+            "landmarks68",
+            "face_vertex_count",
+            "face_quad_count",
+            "narrow_face_vertex_count",
+            "narrow_face_quad_count",
+        ],
+        path,
+        "ICT-FaceKit compact npz",
+    )
     region = _normalise_region(region)
     counts = {
         "face": (arrays["face_vertex_count"], arrays["face_quad_count"]),
@@ -202,9 +326,15 @@ def load_ict_npz(path: str | os.PathLike, region: str | None = None) -> Morphabl
         if arrays[key].ndim != 3 or arrays[key].shape[1:] != (n, 3):
             raise ValueError(f"{path}: {key} has shape {arrays[key].shape}, expected (K, {n}, 3)")
     return _ict_model(
-        f"ict-facekit:{region.replace(' ', '-')}", arrays["neutral"], arrays["identity"],
-        arrays["expression"], tuple(str(s) for s in arrays["expression_names"]), arrays["quads"],
-        arrays["landmarks68"], int(counts[0]), int(counts[1]),
+        f"ict-facekit:{region.replace(' ', '-')}",
+        arrays["neutral"],
+        arrays["identity"],
+        arrays["expression"],
+        tuple(str(s) for s in arrays["expression_names"]),
+        arrays["quads"],
+        arrays["landmarks68"],
+        int(counts[0]),
+        int(counts[1]),
     )
 
 
@@ -235,17 +365,24 @@ def load_ict_checkout(path: str | os.PathLike, region: str | None = None) -> Mor
         raise FileNotFoundError(f"{root}: no identityNNN.obj files")
     shapes = [_read_obj(p)[0] for p in identity_files]
     shapes += [_read_obj(root / f"{name}.obj")[0] for name in ICT_EXPRESSION_NAMES]
-    for p, s in zip(identity_files + [root / f"{n}.obj" for n in ICT_EXPRESSION_NAMES], shapes,
-                    strict=True):
+    for p, s in zip(
+        identity_files + [root / f"{n}.obj" for n in ICT_EXPRESSION_NAMES], shapes, strict=True
+    ):
         if s.shape != neutral.shape:
             raise ValueError(f"{p}: {s.shape[0]} vertices, the neutral mesh has {len(neutral)}")
     if len(neutral) < n_vertices:
         raise ValueError(f"{root}: {len(neutral)} vertices, region {region!r} needs {n_vertices}")
     k = len(identity_files)
     return _ict_model(
-        f"ict-facekit:{region.replace(' ', '-')}", neutral, np.stack(shapes[:k]),
-        np.stack(shapes[k:]), ICT_EXPRESSION_NAMES, quads, np.array(ICT_LAYOUT.landmarks68),
-        n_vertices, n_quads,
+        f"ict-facekit:{region.replace(' ', '-')}",
+        neutral,
+        np.stack(shapes[:k]),
+        np.stack(shapes[k:]),
+        ICT_EXPRESSION_NAMES,
+        quads,
+        np.array(ICT_LAYOUT.landmarks68),
+        n_vertices,
+        n_quads,
     )
 
 
@@ -273,8 +410,10 @@ def _bfm_basis(f, part: str, path: Path, n: int, scaled: bool) -> tuple[np.ndarr
     if mean.shape != (3 * n,):
         raise ValueError(f"{path}: {part}/model/mean has shape {mean.shape}, expected ({3 * n},)")
     if basis.ndim != 2 or basis.shape[0] != 3 * n or variance.shape != (basis.shape[1],):
-        raise ValueError(f"{path}: {part}/model/pcaBasis {basis.shape} and pcaVariance "
-                         f"{variance.shape} do not match ({3 * n}, K) and (K,)")
+        raise ValueError(
+            f"{path}: {part}/model/pcaBasis {basis.shape} and pcaVariance "
+            f"{variance.shape} do not match ({3 * n}, K) and (K,)"
+        )
     if not scaled:
         basis = basis * np.sqrt(np.clip(variance, 0.0, None))
     return mean.reshape(n, 3), basis.T.reshape(-1, n, 3)
@@ -292,8 +431,10 @@ def load_bfm2019(path: str | os.PathLike) -> MorphableModel:
     except OSError as err:
         raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
     with f:
-        version = (int(_h5_dataset(f, "version/majorVersion", path)),
-                   int(_h5_dataset(f, "version/minorVersion", path)))
+        version = (
+            int(_h5_dataset(f, "version/majorVersion", path)),
+            int(_h5_dataset(f, "version/minorVersion", path)),
+        )
         if version < (0, 8):
             raise ValueError(f"{path}: statismo format {version[0]}.{version[1]} unsupported")
         # Format 0.8 stores the basis already scaled by sqrt(variance); 0.9 stores it orthonormal.
@@ -301,11 +442,13 @@ def load_bfm2019(path: str | os.PathLike) -> MorphableModel:
         points = np.asarray(_h5_dataset(f, "shape/representer/points", path))
         cells = np.asarray(_h5_dataset(f, "shape/representer/cells", path))
         if points.ndim != 2 or points.shape[0] != 3:
-            raise ValueError(f"{path}: shape/representer/points has shape {points.shape}, "
-                             "expected (3, N)")
+            raise ValueError(
+                f"{path}: shape/representer/points has shape {points.shape}, expected (3, N)"
+            )
         if cells.ndim != 2 or cells.shape[0] != 3:
-            raise ValueError(f"{path}: shape/representer/cells has shape {cells.shape}, "
-                             "expected (3, T)")
+            raise ValueError(
+                f"{path}: shape/representer/cells has shape {cells.shape}, expected (3, T)"
+            )
         n = points.shape[1]
         shape_mean, shape_basis = _bfm_basis(f, "shape", path, n, scaled)
         expr_mean, expr_basis = _bfm_basis(f, "expression", path, n, scaled)
@@ -326,8 +469,11 @@ def load_bfm2019(path: str | os.PathLike) -> MorphableModel:
         expr_basis_m=expr_basis * MM_TO_M,
         triangles=cells.T,
         landmarks=np.array(landmarks, dtype=np.int64),
-        metadata={"source": "Basel Face Model 2019", "statismo_version": list(version),
-                  "landmark_names": names},
+        metadata={
+            "source": "Basel Face Model 2019",
+            "statismo_version": list(version),
+            "landmark_names": names,
+        },
     )
 
 
@@ -358,9 +504,22 @@ def load_model(path: str | os.PathLike) -> MorphableModel:
     """Read our compact npz and check its content hash."""
     path = Path(path)
     arrays = _npz_arrays(path)
-    _require(arrays, [FORMAT_KEY, "name", "content_hash", "metadata_json", "mean_m",
-                      "shape_basis_m", "expr_basis_m", "triangles", "landmarks"], path,
-             "radarface face model npz")
+    _require(
+        arrays,
+        [
+            FORMAT_KEY,
+            "name",
+            "content_hash",
+            "metadata_json",
+            "mean_m",
+            "shape_basis_m",
+            "expr_basis_m",
+            "triangles",
+            "landmarks",
+        ],
+        path,
+        "radarface face model npz",
+    )
     if int(arrays[FORMAT_KEY]) != FORMAT_VERSION:
         raise ValueError(f"{path}: face model format {int(arrays[FORMAT_KEY])} unsupported")
     has_blendshapes = "blendshapes_m" in arrays
@@ -399,8 +558,10 @@ def load_face_model(path: str | os.PathLike, region: str | None = None) -> Morph
         if "neutral" in keys and "identity" in keys:
             return load_ict_npz(path, region)
         if FORMAT_KEY not in keys:
-            raise ValueError(f"{path}: neither a radarface face model npz (key {FORMAT_KEY!r}) "
-                             "nor an ICT-FaceKit compact npz (keys 'neutral', 'identity')")
+            raise ValueError(
+                f"{path}: neither a radarface face model npz (key {FORMAT_KEY!r}) "
+                "nor an ICT-FaceKit compact npz (keys 'neutral', 'identity')"
+            )
     if region is not None:
         raise ValueError(f"{path}: a region applies only to ICT-FaceKit models")
     raise ValueError(f"{path}: unsupported face model (expected .h5/.hdf5, .npz or a directory)")

@@ -102,25 +102,42 @@ class MorphableModel:
         n = self.mean_m.shape[0]
         checks = [
             (self.mean_m.ndim == 2 and self.mean_m.shape[1] == 3, "mean_m", "(N, 3)"),
-            (self.shape_basis_m.ndim == 3 and self.shape_basis_m.shape[1:] == (n, 3),
-             "shape_basis_m", f"(K_s, {n}, 3)"),
-            (self.expr_basis_m.ndim == 3 and self.expr_basis_m.shape[1:] == (n, 3),
-             "expr_basis_m", f"(K_e, {n}, 3)"),
+            (
+                self.shape_basis_m.ndim == 3 and self.shape_basis_m.shape[1:] == (n, 3),
+                "shape_basis_m",
+                f"(K_s, {n}, 3)",
+            ),
+            (
+                self.expr_basis_m.ndim == 3 and self.expr_basis_m.shape[1:] == (n, 3),
+                "expr_basis_m",
+                f"(K_e, {n}, 3)",
+            ),
             (self.triangles.ndim == 2 and self.triangles.shape[1] == 3, "triangles", "(T, 3)"),
             (self.landmarks.ndim == 1, "landmarks", "(L,)"),
         ]
         if self.blendshapes_m is not None:
             nb = len(self.blendshape_names)
-            checks.append((self.blendshapes_m.shape == (nb, n, 3), "blendshapes_m",
-                           f"({nb}, {n}, 3) matching blendshape_names"))
-            checks.append((self.blendshape_mean_weights is not None
-                           and self.blendshape_mean_weights.shape == (nb,),
-                           "blendshape_mean_weights", f"({nb},)"))
+            checks.append(
+                (
+                    self.blendshapes_m.shape == (nb, n, 3),
+                    "blendshapes_m",
+                    f"({nb}, {n}, 3) matching blendshape_names",
+                )
+            )
+            checks.append(
+                (
+                    self.blendshape_mean_weights is not None
+                    and self.blendshape_mean_weights.shape == (nb,),
+                    "blendshape_mean_weights",
+                    f"({nb},)",
+                )
+            )
         for ok, field, expected in checks:
             if not ok:
                 shape = getattr(getattr(self, field), "shape", None)
-                raise ValueError(f"face model {self.name!r}: {field} has shape {shape}, "
-                                 f"expected {expected}")
+                raise ValueError(
+                    f"face model {self.name!r}: {field} has shape {shape}, expected {expected}"
+                )
         for field, index in (("triangles", self.triangles), ("landmarks", self.landmarks)):
             if index.size and (index.min() < 0 or index.max() >= n):
                 raise ValueError(f"face model {self.name!r}: {field} index out of range [0, {n})")
@@ -149,8 +166,9 @@ class MorphableModel:
         """An array field as a tensor on the device and dtype of `like` (cached)."""
         key = (field, like.device, like.dtype)
         if key not in self._torch_cache:
-            self._torch_cache[key] = torch.from_numpy(getattr(self, field)).to(like.device,
-                                                                              like.dtype)
+            self._torch_cache[key] = torch.from_numpy(getattr(self, field)).to(
+                like.device, like.dtype
+            )
         return self._torch_cache[key]
 
     @overload
@@ -160,22 +178,31 @@ class MorphableModel:
 
     def vertices(self, shape_coeffs, expr_coeffs):
         """(B, k_s), (B, k_e) coefficients -> (B, N, 3) vertices in metres; (k,) -> (N, 3)."""
-        return self._combine(("shape_basis_m", shape_coeffs, "shape_coeffs"),
-                             ("expr_basis_m", expr_coeffs, "expr_coeffs"))
+        return self._combine(
+            ("shape_basis_m", shape_coeffs, "shape_coeffs"),
+            ("expr_basis_m", expr_coeffs, "expr_coeffs"),
+        )
 
     def blendshape_vertices(self, shape_coeffs, blendshape_weights):
         """Vertices from shape coefficients and direct blend-shape weights (rigs such as ICT)."""
         if self.blendshapes_m is None:
             raise ValueError(f"face model {self.name!r} has no blend shapes")
-        offset = (torch.from_numpy(self.blendshape_mean_weights)
-                  if isinstance(blendshape_weights, torch.Tensor) else self.blendshape_mean_weights)
+        offset = (
+            torch.from_numpy(self.blendshape_mean_weights)
+            if isinstance(blendshape_weights, torch.Tensor)
+            else self.blendshape_mean_weights
+        )
         if isinstance(offset, torch.Tensor):
             offset = offset.to(blendshape_weights.device, blendshape_weights.dtype)
         if blendshape_weights.shape[-1] != offset.shape[0]:
-            raise ValueError(f"blendshape_weights has {blendshape_weights.shape[-1]} weights, "
-                             f"the model has {offset.shape[0]} blend shapes")
-        return self._combine(("shape_basis_m", shape_coeffs, "shape_coeffs"),
-                             ("blendshapes_m", blendshape_weights - offset, "blendshape_weights"))
+            raise ValueError(
+                f"blendshape_weights has {blendshape_weights.shape[-1]} weights, "
+                f"the model has {offset.shape[0]} blend shapes"
+            )
+        return self._combine(
+            ("shape_basis_m", shape_coeffs, "shape_coeffs"),
+            ("blendshapes_m", blendshape_weights - offset, "blendshape_weights"),
+        )
 
     def _combine(self, *terms: tuple[str, Any, str]):
         """mean + sum of basis[:k] contracted with coefficients, for numpy or torch inputs."""
@@ -185,15 +212,19 @@ class MorphableModel:
             raise ValueError("coefficients must be all numpy arrays or all torch tensors")
         ndims = {c.ndim for c in coeffs}
         if ndims not in ({1}, {2}):
-            raise ValueError(f"coefficients must all be (k,) or all (B, k); got shapes "
-                             f"{[tuple(c.shape) for c in coeffs]}")
+            raise ValueError(
+                f"coefficients must all be (k,) or all (B, k); got shapes "
+                f"{[tuple(c.shape) for c in coeffs]}"
+            )
         if ndims == {2} and len({c.shape[0] for c in coeffs}) != 1:
             raise ValueError(f"coefficient batch sizes differ: {[tuple(c.shape) for c in coeffs]}")
         for field, c, label in terms:
             available = getattr(self, field).shape[0]
             if c.shape[-1] > available:
-                raise ValueError(f"{label} has {c.shape[-1]} components but face model "
-                                 f"{self.name!r} has {available}")
+                raise ValueError(
+                    f"{label} has {c.shape[-1]} components but face model "
+                    f"{self.name!r} has {available}"
+                )
             if not is_torch and not np.all(np.isfinite(c)):
                 raise ValueError(f"{label} contains NaN or infinite values")
         if is_torch:

@@ -40,8 +40,9 @@ class FaceParams:
     @classmethod
     def concatenate(cls, params: list[FaceParams]) -> FaceParams:
         """Stack several FaceParams along the first axis."""
-        return cls(*(np.concatenate([getattr(p, f.name) for p in params])
-                     for f in dataclasses.fields(cls)))
+        return cls(
+            *(np.concatenate([getattr(p, f.name) for p in params]) for f in dataclasses.fields(cls))
+        )
 
 
 def _component_count(requested: int | None, available: int, label: str) -> int:
@@ -96,8 +97,10 @@ def _pose_scale(like):
 def pose_to_unit(translation_m, rotation_rad):
     """(n, 3) translation and (yaw, pitch, roll) -> (n, 6) in [-1, 1]; z translation -> 0."""
     if translation_m.shape != rotation_rad.shape or translation_m.shape[-1] != 3:
-        raise ValueError(f"translation_m and rotation_rad must both be (n, 3); got "
-                         f"{tuple(translation_m.shape)} and {tuple(rotation_rad.shape)}")
+        raise ValueError(
+            f"translation_m and rotation_rad must both be (n, 3); got "
+            f"{tuple(translation_m.shape)} and {tuple(rotation_rad.shape)}"
+        )
     cat = torch.cat if isinstance(translation_m, torch.Tensor) else np.concatenate
     return cat([translation_m, rotation_rad], -1) / _pose_scale(translation_m)
 
@@ -107,8 +110,11 @@ def unit_to_pose(unit):
     if unit.shape[-1] != 6:
         raise ValueError(f"unit pose must be (n, 6); got {tuple(unit.shape)}")
     scale = _pose_scale(unit)
-    scale = scale.nan_to_num(posinf=0.0) if isinstance(scale, torch.Tensor) else np.where(
-        np.isinf(scale), 0.0, scale)
+    scale = (
+        scale.nan_to_num(posinf=0.0)
+        if isinstance(scale, torch.Tensor)
+        else np.where(np.isinf(scale), 0.0, scale)
+    )
     pose = unit * scale
     return pose[..., :3], pose[..., 3:]
 
@@ -123,12 +129,22 @@ def write_samples(
     """Write n sampled, posed faces (radar frame) as face_NNN.<format> and params.json."""
     out_dir = Path(out_dir)
     params = sample_params(model, n, seed)
-    vertices = place_in_radar_frame(model, model.vertices(params.shape, params.expr),
-                                    params.translation_m, params.rotation_rad)
-    paths = [export_mesh(out_dir / f"face_{i:03d}.{mesh_format}", v, model.triangles)
-             for i, v in enumerate(vertices)]
-    write_json(out_dir / "params.json", provenance(
-        seed=seed, n=n, face_model=model.name, face_model_hash=model.content_hash,
-        frame="radar (metres; array in z = 0 looking along +z, y up)", params=params,
-    ))
+    vertices = place_in_radar_frame(
+        model, model.vertices(params.shape, params.expr), params.translation_m, params.rotation_rad
+    )
+    paths = [
+        export_mesh(out_dir / f"face_{i:03d}.{mesh_format}", v, model.triangles)
+        for i, v in enumerate(vertices)
+    ]
+    write_json(
+        out_dir / "params.json",
+        provenance(
+            seed=seed,
+            n=n,
+            face_model=model.name,
+            face_model_hash=model.content_hash,
+            frame="radar (metres; array in z = 0 looking along +z, y up)",
+            params=params,
+        ),
+    )
     return paths + [out_dir / "params.json"]
