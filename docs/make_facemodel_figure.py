@@ -10,33 +10,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
 
 from radarface.facemodel import (  # noqa: E402
     load_face_model,
     place_in_radar_frame,
     resolve_face_model_path,
     sample_params,
-    vertex_normals,
 )
+from radarface.facemodel.plot import draw_mesh  # noqa: E402
 
 N_FACES = 6
 SEED = 0
-
-
-def draw(ax: plt.Axes, vertices: np.ndarray, triangles: np.ndarray) -> None:
-    """Orthographic view from behind the array (looking along +z): image right is radar -x."""
-    normals = vertex_normals(vertices, triangles)
-    shade = np.clip(-normals[triangles].mean(1)[:, 2], 0.0, 1.0)  # light from the array
-    order = np.argsort(-vertices[triangles][:, :, 2].mean(1))  # far triangles first
-    xy = np.stack([-vertices[:, 0], vertices[:, 1]], -1) * 100  # cm
-    ax.add_collection(PolyCollection(xy[triangles[order]], facecolors=plt.cm.bone(
-        0.15 + 0.8 * shade[order]), edgecolors="none"))
-    ax.set_xlim(-17, 17)
-    ax.set_ylim(-22, 17)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def main(out: Path) -> None:
@@ -47,7 +31,9 @@ def main(out: Path) -> None:
                                     params.translation_m, params.rotation_rad)
     fig, axes = plt.subplots(1, N_FACES, figsize=(2.2 * N_FACES, 3.0))
     for i, ax in enumerate(axes):
-        draw(ax, vertices[i], model.triangles)
+        draw_mesh(ax, vertices[i], model.triangles)
+        ax.set_xlim(-17, 17)
+        ax.set_ylim(-22, 17)
         yaw, pitch, roll = np.degrees(params.rotation_rad[i])
         ax.set_title(f"face {i}: yaw {yaw:+.0f}, pitch {pitch:+.0f}, roll {roll:+.0f} deg",
                      fontsize=6)

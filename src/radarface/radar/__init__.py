@@ -1,4 +1,4 @@
-"""radarface.radar: MIMO arrays, coherent simulation and back-projection imaging."""
+"""radarface.radar: MIMO arrays, coherent simulation, back-projection imaging, measured data."""
 
 from radarface.radar.array import (
     SPEED_OF_LIGHT_M_S,
@@ -9,16 +9,26 @@ from radarface.radar.array import (
     qar50_array,
     read_positions_csv,
 )
-from radarface.radar.simulate import coherent_sum, simulate_points
+from radarface.radar.measured import read_maroon, read_measurement, write_measurement
+from radarface.radar.scene import ANTENNA_SIZE_UNIT_M, Reflectance, SamplingConfig
+from radarface.radar.simulate import add_noise, coherent_sum, simulate_mesh, simulate_points
 
 __all__ = [
+    "ANTENNA_SIZE_UNIT_M",
     "SPEED_OF_LIGHT_M_S",
     "ImagingGrid",
     "RadarArray",
+    "Reflectance",
+    "SamplingConfig",
+    "add_noise",
     "array_from_files",
     "coherent_sum",
     "linear_sweep",
     "qar50_array",
+    "read_maroon",
+    "read_measurement",
     "read_positions_csv",
+    "simulate_mesh",
     "simulate_points",
+    "write_measurement",
 ]
