@@ -166,7 +166,7 @@ def _summary_writer(log_dir: Path, enabled: bool) -> Iterator[Any]:
 
 
 def fit(
-    model: nn.Module,
+    build_model: Callable[[], nn.Module],
     loss_fn: LossFn,
     train_ds: Dataset,
     val_ds: Dataset,
@@ -178,7 +178,7 @@ def fit(
     vertex_distance_mm: VertexDistanceMm | None = None,
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train `model` with Adam on the trainable parameters; checkpoint every epoch to out_dir.
+    """Seed, build the model and train it with Adam (trainable parameters); checkpoint each epoch.
 
     Works single-process and under torchrun (DDP, DistributedSampler, rank 0 writes). Returns
     {"epoch", "train": mean loss parts, "val": validation metrics} of the last epoch.
@@ -193,7 +193,7 @@ def fit(
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
     channels_last = cfg.channels_last and device.type == "cpu"
-    model.to(device)
+    model = build_model().to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)

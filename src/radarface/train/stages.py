@@ -68,7 +68,7 @@ def train_encoder(
 ) -> dict[str, Any]:
     """Train the encoder (image -> 26 params, MSE); run_info (e.g. data hashes) -> config.json."""
     return fit(
-        Encoder(cfg.net),
+        lambda: Encoder(cfg.net),
         _encoder_loss,
         train_ds,
         val_ds,
@@ -91,7 +91,7 @@ def train_decoder(
 ) -> dict[str, Any]:
     """Train the learned renderer (26 params -> 1-channel image, MSE)."""
     return fit(
-        Decoder(cfg.net),
+        lambda: Decoder(cfg.net),
         _decoder_loss,
         train_ds,
         val_ds,
@@ -115,12 +115,17 @@ def train_autoencoder(
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune a trained encoder through the frozen trained decoder (both built from cfg.net)."""
-    encoder, decoder = Encoder(cfg.net), Decoder(cfg.net)
-    encoder.load_state_dict(load_checkpoint(Path(encoder_run) / CHECKPOINT)["model"])
-    decoder.load_state_dict(load_checkpoint(Path(decoder_run) / CHECKPOINT)["model"])
+
+    def build() -> Autoencoder:
+        """The trained encoder and decoder of the two runs."""
+        encoder, decoder = Encoder(cfg.net), Decoder(cfg.net)
+        encoder.load_state_dict(load_checkpoint(Path(encoder_run) / CHECKPOINT)["model"])
+        decoder.load_state_dict(load_checkpoint(Path(decoder_run) / CHECKPOINT)["model"])
+        return Autoencoder(encoder, decoder)
+
     info = {"encoder_run": str(encoder_run), "decoder_run": str(decoder_run), **(run_info or {})}
     return fit(
-        Autoencoder(encoder, decoder),
+        build,
         _autoencoder_loss(cfg),
         train_ds,
         val_ds,
