@@ -34,7 +34,9 @@ def _decoder_loss(model: nn.Module, batch: Batch) -> Any:
 def _autoencoder_loss(cfg: TrainConfig) -> LossFn:
     """Items (image (C,H,W), params (26,)[, recon target (1,H,W)]): L_image + lambda * L_params.
 
-    Without a third element the target image is input channel `cfg.recon_channel`.
+    Without a third element the target image is input channel `cfg.recon_channel`; since the
+    decoder renders at 15 dB, amplitude datasets with other dynamic ranges should supply the
+    15 dB image as the third element.
     """
 
     def loss_fn(model: nn.Module, batch: Batch) -> Any:
