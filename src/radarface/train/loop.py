@@ -150,6 +150,36 @@ def validate(
     return metrics
 
 
+def _train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+    cfg: TrainConfig,
+    desc: str,
+    show: bool,
+) -> dict[str, float]:
+    """One pass over `loader` with optimizer steps: mean loss and loss parts over the steps."""
+    model.train()
+    channels_last = cfg.channels_last and device.type == "cpu"
+    sums: dict[str, float] = {}
+    steps = 0
+    bar = tqdm(loader, desc=desc, leave=False, disable=not show)
+    for raw in bar:
+        batch = _to_device(list(raw), device, channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss, parts, _ = loss_fn(model, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        steps += 1
+        for k, v in {"loss": loss, **parts}.items():
+            sums[k] = sums.get(k, 0.0) + v.item()
+        bar.set_postfix(loss=f"{loss.item():.4g}")
+    return {k: v / max(steps, 1) for k, v in sums.items()}
+
+
 @contextlib.contextmanager
 def _summary_writer(log_dir: Path, enabled: bool) -> Iterator[Any]:
     """A TensorBoard SummaryWriter on the writing rank, None elsewhere."""
@@ -189,9 +219,8 @@ def fit(
     if device.type == "cuda":
         torch.cuda.set_device(device)
     _seed_everything(cfg.seed + rank)
-    if cfg.deterministic:
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(cfg.deterministic or was_deterministic)
     channels_last = cfg.channels_last and device.type == "cpu"
     model = build_model().to(device)
     if channels_last:
@@ -236,29 +265,19 @@ def fit(
     with _summary_writer(out_dir / "tensorboard", rank == 0) as writer:
         for epoch in range(start_epoch, cfg.epochs):
             sampler.set_epoch(epoch)
-            ddp.train()
-            sums: dict[str, float] = {}
-            steps = 0
-            bar = tqdm(
+            train = _train_epoch(
+                ddp,
                 train_loader,
-                desc=f"{stage} {epoch + 1}/{cfg.epochs}",
-                leave=False,
-                disable=not (cfg.progress and rank == 0),
+                loss_fn,
+                optimizer,
+                device,
+                cfg,
+                f"{stage} {epoch + 1}/{cfg.epochs}",
+                show=cfg.progress and rank == 0,
             )
-            for raw in bar:
-                batch = _to_device(list(raw), device, channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    loss, parts, _ = loss_fn(ddp, batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                steps += 1
-                for k, v in {"loss": loss, **parts}.items():
-                    sums[k] = sums.get(k, 0.0) + v.item()
-                bar.set_postfix(loss=f"{loss.item():.4g}")
             lr = scheduler.get_last_lr()[0]
             scheduler.step()
-            train = _mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, world)
+            train = _mean_over_ranks(train, world)
             val = [
                 validate(model, val_loader, loss_fn, device, cfg, vertex_distance_mm)
                 if rank == 0
@@ -267,11 +286,10 @@ def fit(
             if world > 1:
                 dist.broadcast_object_list(val, src=0)
             history.append({"epoch": epoch, "lr": lr, "train": train, "val": val[0]})
-            rng = [None] * world
+            rng = [_rng_state()]
             if world > 1:
+                rng = [None] * world
                 dist.all_gather_object(rng, _rng_state())
-            else:
-                rng = [_rng_state()]
             if rank == 0:
                 for k, v in train.items():
                     writer.add_scalar(f"train/{k}", v, epoch)
@@ -300,6 +318,7 @@ def fit(
     result = {**history[-1]} if history else {}
     if rank == 0:
         write_json(out_dir / "metrics.json", {"final": result, "history": history})
+    torch.use_deterministic_algorithms(was_deterministic)
     if own_group:
         dist.destroy_process_group()
     return result
