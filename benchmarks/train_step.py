@@ -1,6 +1,6 @@
 """CPU/GPU time per training step of encoder, decoder and autoencoder (fp32 vs bf16 autocast).
 
-    PYTHONPATH=src python benchmarks/train_step.py --preset cpu --size 128 --threads 2
+PYTHONPATH=src python benchmarks/train_step.py --preset cpu --size 128 --threads 2
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Training stages on tiny synthetic data: resume, checkpoints, config records, frozen decoder."""
 
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from synthetic import SyntheticFaces
@@ -16,6 +18,7 @@ from radarface.train import (
     train_decoder,
     train_encoder,
 )
+from radarface.train.loop import _rng_state, _set_rng_state
 
 TINY_NET = NetConfig(width=1 / 16, blocks=(1, 1, 1, 1), image_size=64)
 
@@ -113,3 +116,12 @@ def test_decoder_then_autoencoder(tmp_path: Path) -> None:
     ae = load_checkpoint(tmp_path / "ae" / "checkpoint.pt")["model"]
     dec_weights = load_checkpoint(tmp_path / "dec" / "checkpoint.pt")["model"]
     assert all(torch.equal(ae[f"decoder.{k}"], v) for k, v in dec_weights.items())
+
+
+def test_rng_state_round_trip_is_weights_only_safe(tmp_path: Path) -> None:
+    torch.save(_rng_state(), tmp_path / "rng.pt")
+    first = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
+    _set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
+    second = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
+    assert torch.equal(first[0], second[0]) and (first[1] == second[1]).all()
+    assert first[2] == second[2]

@@ -23,10 +23,8 @@ from radarface.train.config import TrainConfig
 
 CHECKPOINT = "checkpoint.pt"
 Batch = list[torch.Tensor]
-LossFn = Callable[
-    [nn.Module, Batch],
-    tuple[torch.Tensor, dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor] | None],
-]
+LossOutput = tuple[torch.Tensor, dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor] | None]
+LossFn = Callable[[nn.Module, Batch], LossOutput]
 """(model, batch) -> (loss, named loss parts, (pred params (B,26), true params (B,26)) or None)."""
 
 

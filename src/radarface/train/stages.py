@@ -13,10 +13,10 @@ from torch.utils.data import Dataset
 from radarface.eval.metrics import VertexDistanceMm
 from radarface.nn.models import Autoencoder, Decoder, Encoder
 from radarface.train.config import TrainConfig
-from radarface.train.loop import CHECKPOINT, Batch, LossFn, fit, load_checkpoint
+from radarface.train.loop import CHECKPOINT, Batch, LossFn, LossOutput, fit, load_checkpoint
 
 
-def _encoder_loss(model: nn.Module, batch: Batch) -> Any:
+def _encoder_loss(model: nn.Module, batch: Batch) -> LossOutput:
     """Items (image (C,H,W), params (26,)): L2 on the parameter vector."""
     image, target = batch[0], batch[1]
     pred = model(image).float()
@@ -24,7 +24,7 @@ def _encoder_loss(model: nn.Module, batch: Batch) -> Any:
     return loss, {"params": loss}, (pred, target)
 
 
-def _decoder_loss(model: nn.Module, batch: Batch) -> Any:
+def _decoder_loss(model: nn.Module, batch: Batch) -> LossOutput:
     """Items (params (26,), image (1,H,W)): L2 on the rendered image."""
     params, image = batch[0], batch[1]
     loss = F.mse_loss(model(params).float(), image)
@@ -39,7 +39,7 @@ def _autoencoder_loss(cfg: TrainConfig) -> LossFn:
     15 dB image as the third element.
     """
 
-    def loss_fn(model: nn.Module, batch: Batch) -> Any:
+    def loss_fn(model: nn.Module, batch: Batch) -> LossOutput:
         image, target = batch[0], batch[1]
         c = cfg.recon_channel
         recon_target = batch[2] if len(batch) > 2 else image[:, c : c + 1]
