@@ -47,14 +47,8 @@ def _autoencoder_loss(cfg: TrainConfig) -> LossFn:
         pred = pred.float()
         l_image = F.mse_loss(recon.float(), recon_target)
         l_params = F.mse_loss(pred, target)
-        return (
-            l_image + cfg.lambda_params * l_params,
-            {"image": l_image, "params": l_params},
-            (
-                pred,
-                target,
-            ),
-        )
+        parts = {"image": l_image, "params": l_params}
+        return l_image + cfg.lambda_params * l_params, parts, (pred, target)
 
     return loss_fn
 
