@@ -140,10 +140,19 @@ def _bits_as_float32(typingctx, bits):
 
 @njit(fastmath=True, inline="always")
 def _unit_phasor(d_m: float, inv_lambda_c: float) -> tuple[float, float]:
-    """(cos, sin) of 2 pi d / lambda_c, reduced to one turn first (exact in float64)."""
+    """(cos, sin) of 2 pi d / lambda_c with plain arithmetic, so that LLVM can vectorise it.
+
+    The phase is reduced to one turn in float64 (exact), divided by 4 (|angle| <= pi / 4), fed to
+    degree-8/9 Taylor polynomials (error < 4e-7) and doubled twice (cos 2a = c^2 - s^2,
+    sin 2a = 2 s c): absolute error ~1e-6, far below the float32 resolution of the kernel.
+    """
     turns = d_m * inv_lambda_c
-    phase = 2 * math.pi * (turns - round(turns))
-    return math.cos(phase), math.sin(phase)
+    a = (0.5 * math.pi) * (turns - round(turns))
+    a2 = a * a
+    c = 1.0 - a2 / 2 * (1.0 - a2 / 12 * (1.0 - a2 / 30 * (1.0 - a2 / 56)))
+    s = a * (1.0 - a2 / 6 * (1.0 - a2 / 20 * (1.0 - a2 / 42 * (1.0 - a2 / 72))))
+    c, s = c * c - s * s, 2.0 * s * c
+    return c * c - s * s, 2.0 * s * c
 
 
 @njit(parallel=True, fastmath=True, cache=True)
