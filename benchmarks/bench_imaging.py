@@ -39,10 +39,7 @@ def main() -> None:
     array, grid = qar50_array(), ImagingGrid()
     rng = np.random.default_rng(0)
     n_points = 200  # a face-sized cloud of scatterers
-    points = np.column_stack(
-        [rng.uniform(-0.08, 0.08, n_points), rng.uniform(-0.1, 0.1, n_points), 0.25]
-    )
-    points[:, 2] += rng.uniform(0.0, 0.06, n_points)
+    points = rng.uniform([-0.08, -0.1, 0.24], [0.08, 0.1, 0.3], size=(n_points, 3))
     amps = rng.standard_normal(n_points) + 1j * rng.standard_normal(n_points)
     t_sim, s = timed(lambda: simulate_points(array, points, amps))
     n_z = len(grid.z_m)

@@ -120,7 +120,9 @@ def _grid_box(grid: ImagingGrid) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _profile_matrix(freq_hz: np.ndarray, f_c: float, tau0: float, dtau: float, n_tau: int):
+def _profile_matrix(
+    freq_hz: np.ndarray, f_c: float, tau0: float, dtau: float, n_tau: int
+) -> np.ndarray:
     """(n_freq, n_tau) complex64 E[n, k] = exp(j 2 pi (f_n - f_c) tau_k / c) of eq. (2)."""
     tau = tau0 + dtau * np.arange(n_tau)
     phase = (2 * np.pi / SPEED_OF_LIGHT_M_S) * np.outer(freq_hz - f_c, tau)  # float64 phases
