@@ -9,6 +9,14 @@ from radarface.radar.array import (
     qar50_array,
     read_positions_csv,
 )
+from radarface.radar.images import (
+    RadarImage,
+    apply_dynamic_range,
+    form_image,
+    image_volume,
+    project_volume,
+)
+from radarface.radar.imaging import backproject, backproject_reference, backproject_torch
 from radarface.radar.measured import read_maroon, read_measurement, write_measurement
 from radarface.radar.scene import ANTENNA_SIZE_UNIT_M, Reflectance, SamplingConfig
 from radarface.radar.simulate import add_noise, coherent_sum, simulate_mesh, simulate_points
@@ -18,12 +26,20 @@ __all__ = [
     "SPEED_OF_LIGHT_M_S",
     "ImagingGrid",
     "RadarArray",
+    "RadarImage",
     "Reflectance",
     "SamplingConfig",
     "add_noise",
+    "apply_dynamic_range",
     "array_from_files",
+    "backproject",
+    "backproject_reference",
+    "backproject_torch",
     "coherent_sum",
+    "form_image",
+    "image_volume",
     "linear_sweep",
+    "project_volume",
     "qar50_array",
     "read_maroon",
     "read_measurement",

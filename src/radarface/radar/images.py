@@ -1,0 +1,130 @@
+"""2-D radar images from back-projected volumes: max-intensity projection, depth, dynamic range.
+
+Orientation comes straight from the grid (see `radarface.radar.array`): image row 0 is the
+largest y (top), column 0 the largest x, i.e. unmirrored for a viewer behind the array looking
+along +z. All functions accept numpy arrays or torch tensors; the torch paths are differentiable
+(dataset loading applies a random dynamic range per item, fitting backpropagates through them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from radarface.radar.array import ImagingGrid, RadarArray
+from radarface.radar.imaging import backproject
+
+Array = np.ndarray | torch.Tensor
+
+#: |V| below this fraction of the image maximum is treated as this fraction (avoids log10(0)).
+_FLOOR = 1e-12
+
+
+def project_volume(volume_zyx: Array, grid: ImagingGrid) -> tuple[Array, Array]:
+    """Max-intensity projection along z: (max_db (H, W), depth_m (H, W)), float32.
+
+    volume_zyx: (n_z, n_y, n_x) complex. max_db = 20 log10(max_z |V| / max |V|), so the
+    brightest pixel is 0 dB and all others are <= 0. depth_m is the z of the brightest voxel of
+    each column, refined to sub-voxel precision by the vertex of the parabola through that voxel
+    and its two z neighbours, fitted to the LINEAR magnitude |V| (offset clamped to +-half a
+    step; no refinement when the maximum lies on the first or last slice).
+    """
+    if isinstance(volume_zyx, torch.Tensor):
+        mag = volume_zyx.abs().float()
+
+        def take(k):  # (H, W) indices into z -> (H, W) magnitudes
+            return torch.take_along_dim(mag, k[None], 0)[0]
+
+        log10, clip, xp = torch.log10, torch.clamp, torch
+    else:
+        mag = np.abs(volume_zyx).astype(np.float32)
+
+        def take(k):
+            return np.take_along_axis(mag, k[None], 0)[0]
+
+        log10, clip, xp = np.log10, np.clip, np
+    n_z = mag.shape[0]
+    k = mag.argmax(0)  # (H, W) brightest slice
+    peak = take(k)
+    # Vertex of the parabola through (-1, m_lo), (0, peak), (+1, m_hi) on |V|.
+    m_lo, m_hi = take(clip(k - 1, 0, n_z - 1)), take(clip(k + 1, 0, n_z - 1))
+    curv = m_lo - 2 * peak + m_hi
+    refine = (k > 0) & (k < n_z - 1) & (curv < 0)
+    safe = xp.where(refine, curv, -xp.ones_like(curv))
+    offset = clip(xp.where(refine, 0.5 * (m_lo - m_hi) / safe, xp.zeros_like(curv)), -0.5, 0.5)
+    depth = float(grid.z_m[0]) + (k + offset) * float(grid.z_step_m)
+    max_db = 20 * log10(clip(peak / peak.max(), _FLOOR, None))
+    return max_db, depth.float() if isinstance(depth, torch.Tensor) else depth.astype(np.float32)
+
+
+def apply_dynamic_range(
+    max_db: Array, depth_m: Array, dynamic_range_db: float | Array
+) -> tuple[Array, Array, Array]:
+    """Clip an image at -theta dB: (amplitude (H, W) in [0, 1], depth_masked (H, W), mask (H, W)).
+
+    amplitude = clip((max_db + theta) / theta, 0, 1), linear in dB: 1 at the peak, 0 at and below
+    -theta. mask = max_db >= -theta (bool). depth_masked is depth_m where mask holds and NaN
+    elsewhere (pixels without a usable echo have no depth). theta > 0 is a float, or a tensor
+    broadcastable to max_db (e.g. one random theta per batch item, shape (B, 1, 1)); the torch path
+    is differentiable in max_db and depth_m.
+    """
+    if isinstance(max_db, torch.Tensor):
+        theta = torch.as_tensor(dynamic_range_db, dtype=max_db.dtype, device=max_db.device)
+        if bool((theta <= 0).any()):
+            raise ValueError("dynamic_range_db must be positive")
+        amplitude = ((max_db + theta) / theta).clamp(0.0, 1.0)
+        mask = max_db >= -theta
+        depth = torch.where(mask, depth_m, torch.full_like(depth_m, float("nan")))
+        return amplitude, depth, mask
+    theta = np.asarray(dynamic_range_db, dtype=np.float32)
+    if np.any(theta <= 0):
+        raise ValueError("dynamic_range_db must be positive")
+    amplitude = np.clip((max_db + theta) / theta, 0.0, 1.0).astype(np.float32)
+    mask = max_db >= -theta
+    depth = np.where(mask, depth_m, np.nan).astype(np.float32)
+    return amplitude, depth, mask
+
+
+@dataclass(frozen=True)
+class RadarImage:
+    """A radar image: row 0 is +y (top), column 0 is +x (unmirrored for a viewer behind the array).
+
+    amplitude (H, W) float32 in [0, 1]; depth_m (H, W) float32, NaN outside mask; mask (H, W) bool;
+    max_db (H, W) float32 <= 0 (before clipping); x_m (W,) and y_m (H,) pixel coordinates (both
+    decreasing); dynamic_range_db the clipping level theta.
+    """
+
+    amplitude: np.ndarray
+    depth_m: np.ndarray
+    mask: np.ndarray
+    max_db: np.ndarray
+    x_m: np.ndarray
+    y_m: np.ndarray
+    dynamic_range_db: float
+
+
+def form_image(
+    volume_zyx: np.ndarray, grid: ImagingGrid, dynamic_range_db: float = 20.0
+) -> RadarImage:
+    """Project a volume (n_z, n_y, n_x) and clip it at -dynamic_range_db dB (numpy)."""
+    max_db, depth = project_volume(np.asarray(volume_zyx), grid)
+    amplitude, depth_masked, mask = apply_dynamic_range(max_db, depth, dynamic_range_db)
+    return RadarImage(
+        amplitude, depth_masked, mask, max_db, grid.x_m, grid.y_m, float(dynamic_range_db)
+    )
+
+
+def image_volume(
+    s: np.ndarray,
+    array: RadarArray,
+    grid: ImagingGrid,
+    dynamic_range_db: float = 20.0,
+    method: str = "auto",
+) -> RadarImage:
+    """Back-project s (n_tx, n_rx, n_freq) onto grid and form the image (see `backproject`)."""
+    volume = backproject(s, array, grid, method=method)
+    if isinstance(volume, torch.Tensor):
+        volume = volume.detach().cpu().numpy()
+    return form_image(volume, grid, dynamic_range_db)

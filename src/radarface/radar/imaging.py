@@ -1,0 +1,364 @@
+"""Back-projection imaging: S[tx, rx, f] -> complex reflectivity volume V[z, y, x].
+
+Matched filter of the simulator's model (see `radarface.radar.simulate`): for every voxel v,
+
+    V(v) = sum_{t, r, f} S[t, r, f] exp(+j 2 pi f (d_tx(v, t) + d_rx(v, r)) / c)        (1)
+
+with exact bistatic distances (the "delay-and-sum" / generalised synthetic-aperture focusing of
+near-field MIMO imaging, e.g. Ahmed, Schiessl & Schmidt, "A Novel Fully Electronic Active
+Real-Time Imager Based on a Planar Multistatic Sparse Array", IEEE T-MTT 59(12), 2011).
+
+`backproject_reference` evaluates (1) literally. The fast paths (`backproject`) use the
+factorisation, for a uniform sweep f_n = f_c + (n - (N - 1) / 2) df and path length tau,
+
+    sum_n S[t, r, n] exp(j 2 pi f_n tau / c) = exp(j 2 pi f_c tau / c) * P_tr(tau),
+    P_tr(tau) = sum_n S[t, r, n] exp(j 2 pi (f_n - f_c) tau / c),                          (2)
+
+where the baseband range profile P_tr is band-limited to |f_n - f_c| <= B / 2 and therefore
+smooth in tau (Nyquist spacing c / (N df), about 30 mm of path for the QAR50). P is sampled once
+per TX-RX pair on an oversampled tau grid covering the path lengths the imaging grid can produce
+(one complex GEMM), then every voxel reads it by linear interpolation at tau = d_tx + d_rx. The
+carrier factor splits into a TX and an RX phasor, exp(j k_c d_tx) exp(j k_c d_rx), so
+
+    V(v) = sum_t exp(j k_c d_tx) sum_r exp(j k_c d_rx) P_tr(d_tx + d_rx),  k_c = 2 pi f_c / c.   (3)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
+from torch.utils.checkpoint import checkpoint
+
+from radarface.radar.array import SPEED_OF_LIGHT_M_S, ImagingGrid, RadarArray
+
+#: Default profile sampling: this many samples per Nyquist interval c / (n_freq df) of path length.
+DEFAULT_OVERSAMPLE = 12
+
+
+def _check_inputs(s: np.ndarray | torch.Tensor, array: RadarArray) -> None:
+    """One-line ValueErrors for S that does not match the array or is not finite."""
+    expected = (array.n_tx, array.n_rx, array.n_freq)
+    if tuple(s.shape) != expected:
+        raise ValueError(
+            f"S has shape {tuple(s.shape)}, expected (n_tx, n_rx, n_freq) = {expected}"
+        )
+    finite = torch.isfinite(s).all() if isinstance(s, torch.Tensor) else np.isfinite(s).all()
+    if not bool(finite):
+        raise ValueError("S contains NaN or infinite values")
+
+
+def _voxels_zyx(grid: ImagingGrid) -> np.ndarray:
+    """(n_z, n_y, n_x, 3) voxel centres in metres, float64."""
+    z, y, x = np.meshgrid(grid.z_m, grid.y_m, grid.x_m, indexing="ij")
+    return np.stack([x, y, z], axis=-1)
+
+
+def backproject_reference(
+    s: np.ndarray, array: RadarArray, grid: ImagingGrid, voxel_chunk: int = 2048
+) -> np.ndarray:
+    """Exact back-projection (1), any frequency list: volume_zyx (n_z, n_y, n_x) complex128.
+
+    s: (n_tx, n_rx, n_freq) complex. Per frequency and voxel the triple sum is the bilinear form
+    e_tx(v)^T S_f e_rx(v) with e(v) = exp(+j 2 pi f d(v) / c), evaluated with one matmul per
+    chunk of voxels. Slow (about n_vox * n_freq * (n_tx + n_rx) complex exponentials): a
+    reference for tests and small grids.
+    """
+    _check_inputs(s, array)
+    s = np.asarray(s, dtype=np.complex128)
+    vox = _voxels_zyx(grid).reshape(-1, 3)
+    out = np.empty(len(vox), dtype=np.complex128)
+    for start in range(0, len(vox), voxel_chunk):
+        v = vox[start : start + voxel_chunk]
+        d_tx = np.linalg.norm(v[:, None, :] - array.tx_m[None], axis=-1)  # (n_v, n_tx)
+        d_rx = np.linalg.norm(v[:, None, :] - array.rx_m[None], axis=-1)  # (n_v, n_rx)
+        acc = np.zeros(len(v), dtype=np.complex128)
+        for f_idx, f in enumerate(array.freq_hz):
+            k = 2 * np.pi * f / SPEED_OF_LIGHT_M_S
+            e_tx, e_rx = np.exp(1j * k * d_tx), np.exp(1j * k * d_rx)
+            acc += np.einsum("vt,vt->v", e_tx @ s[:, :, f_idx], e_rx)
+        out[start : start + voxel_chunk] = acc
+    return out.reshape(len(grid.z_m), grid.n_y, grid.n_x)
+
+
+def _distance_range(
+    points_m: np.ndarray, lo_m: np.ndarray, hi_m: np.ndarray
+) -> tuple[float, float]:
+    """(min, max) distance between any point (P, 3) and the box [lo_m, hi_m] (3,) (bounds)."""
+    nearest = np.linalg.norm(np.clip(points_m, lo_m, hi_m) - points_m, axis=1)
+    farthest = np.linalg.norm(np.maximum(np.abs(points_m - lo_m), np.abs(points_m - hi_m)), axis=1)
+    return float(nearest.min()), float(farthest.max())
+
+
+def _tau_axis(
+    array: RadarArray, lo_m: np.ndarray, hi_m: np.ndarray, oversample: int
+) -> tuple[float, float, int, float]:
+    """Profile sampling (tau0_m, dtau_m, n_tau, f_c_hz) for voxels in the box [lo_m, hi_m].
+
+    The tau grid covers every path length d_tx + d_rx a voxel of the box can have, plus two
+    samples of margin on each side, at `oversample` samples per Nyquist interval c / (N df).
+    """
+    df = (array.freq_hz[-1] - array.freq_hz[0]) / max(array.n_freq - 1, 1)
+    f_c = 0.5 * (array.freq_hz[0] + array.freq_hz[-1])
+    nyquist_m = SPEED_OF_LIGHT_M_S / (array.n_freq * df) if array.n_freq > 1 else 1.0
+    dtau = nyquist_m / oversample
+    tx_lo, tx_hi = _distance_range(array.tx_m, lo_m, hi_m)
+    rx_lo, rx_hi = _distance_range(array.rx_m, lo_m, hi_m)
+    tau0 = tx_lo + rx_lo - 2 * dtau
+    n_tau = int(math.ceil((tx_hi + rx_hi - tau0) / dtau)) + 3
+    return tau0, dtau, n_tau, f_c
+
+
+def _grid_box(grid: ImagingGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Corners (lo_m, hi_m) (3,) of the box spanned by the voxel centres."""
+    lo = np.array([grid.x_m.min(), grid.y_m.min(), grid.z_m.min()])
+    hi = np.array([grid.x_m.max(), grid.y_m.max(), grid.z_m.max()])
+    return lo, hi
+
+
+def _profile_matrix(
+    freq_hz: np.ndarray, f_c: float, tau0: float, dtau: float, n_tau: int
+) -> np.ndarray:
+    """(n_freq, n_tau) complex64 E[n, k] = exp(j 2 pi (f_n - f_c) tau_k / c) of eq. (2)."""
+    tau = tau0 + dtau * np.arange(n_tau)
+    phase = (2 * np.pi / SPEED_OF_LIGHT_M_S) * np.outer(freq_hz - f_c, tau)  # float64 phases
+    return np.exp(1j * phase).astype(np.complex64)
+
+
+@intrinsic
+def _bits_as_float32(typingctx, bits):
+    """Reinterpret an int32 as float32 (numba has no scalar bit cast)."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
+
+@njit(fastmath=True, inline="always")
+def _unit_phasor(d_m: float, inv_lambda_c: float) -> tuple[float, float]:
+    """(cos, sin) of 2 pi d / lambda_c with plain arithmetic, so that LLVM can vectorise it.
+
+    The phase is reduced to one turn in float64 (exact), divided by 4 (|angle| <= pi / 4), fed to
+    degree-8/9 Taylor polynomials (error < 4e-7) and doubled twice (cos 2a = c^2 - s^2,
+    sin 2a = 2 s c): absolute error ~1e-6, far below the float32 resolution of the kernel.
+    """
+    turns = d_m * inv_lambda_c
+    a = (0.5 * math.pi) * (turns - round(turns))
+    a2 = a * a
+    c = 1.0 - a2 / 2 * (1.0 - a2 / 12 * (1.0 - a2 / 30 * (1.0 - a2 / 56)))
+    s = a * (1.0 - a2 / 6 * (1.0 - a2 / 20 * (1.0 - a2 / 42 * (1.0 - a2 / 72))))
+    c, s = c * c - s * s, 2.0 * s * c
+    return c * c - s * s, 2.0 * s * c
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _backproject_numba(prof_bits, tx_m, rx_m, x_m, y_m, z_m, tau0, inv_dtau, inv_lambda_c):
+    """Eq. (3) on CPU: prof_bits (n_tx, n_rx, n_tau) int64 -> (re, im) (n_z, n_y, n_x) float32.
+
+    prof_bits is the complex64 profile table viewed as int64, so that one 64-bit load (a gather
+    once vectorised) fetches a whole complex sample: this halves the gathers of the inner loop,
+    which is gather-bound. Parallel over voxel rows (z, y). Per row the RX distances (in profile
+    samples) and RX carrier phasors are tabulated as (n_x, n_rx) float32 so that the innermost
+    loop, a reduction over RX, is contiguous and free of stores (LLVM vectorises it).
+    """
+    n_tx, n_rx, n_x = tx_m.shape[0], rx_m.shape[0], x_m.shape[0]
+    n_y, n_z, n_tau = y_m.shape[0], z_m.shape[0], prof_bits.shape[2]
+    out_re = np.empty((n_z, n_y, n_x), dtype=np.float32)
+    out_im = np.empty((n_z, n_y, n_x), dtype=np.float32)
+    rx_offset = np.arange(n_rx).astype(np.int32) * np.int32(n_tau)  # start of pair (t, r)
+    for row in prange(n_z * n_y):
+        iz, iy = row // n_y, row % n_y
+        y, z = y_m[iy], z_m[iz]
+        u_rx = np.empty((n_x, n_rx), dtype=np.float32)
+        c_rx = np.empty((n_x, n_rx), dtype=np.float32)
+        s_rx = np.empty((n_x, n_rx), dtype=np.float32)
+        for ix in range(n_x):
+            for r in range(n_rx):
+                d = math.sqrt(
+                    (x_m[ix] - rx_m[r, 0]) ** 2 + (y - rx_m[r, 1]) ** 2 + (z - rx_m[r, 2]) ** 2
+                )
+                u_rx[ix, r] = (d - tau0) * inv_dtau
+                c_rx[ix, r], s_rx[ix, r] = _unit_phasor(d, inv_lambda_c)
+        acc_re = np.zeros(n_x, dtype=np.float32)
+        acc_im = np.zeros(n_x, dtype=np.float32)
+        for t in range(n_tx):
+            table = prof_bits[t].ravel()  # (n_rx * n_tau,)
+            for ix in range(n_x):
+                d = math.sqrt(
+                    (x_m[ix] - tx_m[t, 0]) ** 2 + (y - tx_m[t, 1]) ** 2 + (z - tx_m[t, 2]) ** 2
+                )
+                u_tx = np.float32(d * inv_dtau)
+                ur, cr, sr = u_rx[ix], c_rx[ix], s_rx[ix]
+                a_re = np.float32(0.0)
+                a_im = np.float32(0.0)
+                for r in range(n_rx):
+                    # Linear interpolation of P_tr at u = (d_tx + d_rx - tau0) / dtau.
+                    u = u_tx + ur[r]
+                    i = np.int32(u)
+                    w = u - np.float32(i)
+                    q0 = table[i + rx_offset[r]]
+                    q1 = table[i + rx_offset[r] + 1]
+                    re0 = _bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
+                    im0 = _bits_as_float32(np.int32(q0 >> 32))
+                    re1 = _bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
+                    im1 = _bits_as_float32(np.int32(q1 >> 32))
+                    v_re = re0 + w * (re1 - re0)
+                    v_im = im0 + w * (im1 - im0)
+                    a_re += v_re * cr[r] - v_im * sr[r]  # times the RX carrier phasor
+                    a_im += v_re * sr[r] + v_im * cr[r]
+                ct, st = _unit_phasor(d, inv_lambda_c)  # TX carrier phasor
+                acc_re[ix] += ct * a_re - st * a_im
+                acc_im[ix] += ct * a_im + st * a_re
+        out_re[iz, iy] = acc_re
+        out_im[iz, iy] = acc_im
+    return out_re, out_im
+
+
+def _profiles_numpy(s: np.ndarray, array: RadarArray, tau_axis: tuple) -> np.ndarray:
+    """(n_tx, n_rx, n_tau) complex64 range profiles P_tr(tau_k), eq. (2), as one GEMM."""
+    tau0, dtau, n_tau, f_c = tau_axis
+    e = _profile_matrix(array.freq_hz, f_c, tau0, dtau, n_tau)
+    s2 = np.asarray(s, dtype=np.complex64).reshape(array.n_tx * array.n_rx, array.n_freq)
+    return (s2 @ e).reshape(array.n_tx, array.n_rx, n_tau)
+
+
+def _backproject_cpu(
+    s: np.ndarray, array: RadarArray, grid: ImagingGrid, oversample: int
+) -> np.ndarray:
+    """Numba path of `backproject`: volume_zyx (n_z, n_y, n_x) complex64."""
+    tau_axis = _tau_axis(array, *_grid_box(grid), oversample)
+    tau0, dtau, _, f_c = tau_axis
+    prof = np.ascontiguousarray(_profiles_numpy(s, array, tau_axis))
+    re, im = _backproject_numba(
+        prof.view(np.int64),
+        array.tx_m,
+        array.rx_m,
+        grid.x_m,
+        grid.y_m,
+        grid.z_m,
+        tau0,
+        1.0 / dtau,
+        f_c / SPEED_OF_LIGHT_M_S,
+    )
+    return re + 1j * im
+
+
+def _cis(d_m: torch.Tensor, k_rad_per_m: float) -> torch.Tensor:
+    """exp(j k d) complex64 from float64 distances (phases of ~1000 rad need float64)."""
+    phase = d_m * k_rad_per_m
+    return torch.polar(torch.ones_like(phase), phase).to(torch.complex64)
+
+
+def _bp_torch_chunk(
+    vox: torch.Tensor,
+    prof_ri: torch.Tensor,
+    tx: torch.Tensor,
+    rx: torch.Tensor,
+    tau0: float,
+    dtau: float,
+    k_c: float,
+) -> torch.Tensor:
+    """Eq. (3) for voxels vox (n_v, 3) float64: (n_v,) complex64. prof_ri (n_tx, n_rx, n_tau, 2)."""
+    n_tx, n_rx, n_tau, _ = prof_ri.shape
+    d_tx = ((vox[:, None, :] - tx[None]) ** 2).sum(-1).sqrt()  # (n_v, n_tx), exact, float64
+    d_rx = ((vox[:, None, :] - rx[None]) ** 2).sum(-1).sqrt()  # (n_v, n_rx)
+    u = ((d_tx[:, :, None] + d_rx[:, None, :] - tau0) / dtau).float()  # (n_v, n_tx, n_rx)
+    i = u.detach().floor().clamp(0, n_tau - 2).long()
+    w = (u - i)[..., None]  # differentiable in the voxel positions
+    pair = torch.arange(n_tx * n_rx, device=vox.device).reshape(n_tx, n_rx) * n_tau
+    flat = prof_ri.reshape(-1, 2)
+    p0, p1 = flat[pair + i], flat[pair + i + 1]  # (n_v, n_tx, n_rx, 2)
+    p = torch.view_as_complex((p0 + w * (p1 - p0)).contiguous())
+    a = torch.einsum("vtr,vr->vt", p, _cis(d_rx, k_c))
+    return torch.einsum("vt,vt->v", a, _cis(d_tx, k_c))
+
+
+def backproject_torch(
+    s: torch.Tensor | np.ndarray,
+    array: RadarArray,
+    voxels_m: torch.Tensor | np.ndarray,
+    *,
+    oversample: int = DEFAULT_OVERSAMPLE,
+    voxel_chunk: int | None = None,
+) -> torch.Tensor:
+    """Differentiable eq. (3) at arbitrary voxel positions: (...,) complex64 on s's device.
+
+    s: (n_tx, n_rx, n_freq) complex tensor (uniform sweep); voxels_m: (..., 3) metres, float64
+    preferred. Gradients flow to s and to voxels_m (through the distances, the interpolation
+    weights and the carrier phasors; piecewise linear in tau). Voxels are processed in chunks of
+    `voxel_chunk` (default: ~64 MB of pair temporaries); with autograd on, each chunk is
+    checkpointed so the backward pass recomputes it instead of storing (n_v, n_tx, n_rx) tensors.
+    """
+    _check_inputs(s, array)
+    _check_uniform(array)
+    s = torch.as_tensor(s)
+    device = s.device
+    vox = torch.as_tensor(voxels_m, device=device).to(torch.float64)
+    flat_vox = vox.reshape(-1, 3)
+    box = flat_vox.detach().cpu().numpy()
+    tau0, dtau, n_tau, f_c = _tau_axis(array, box.min(0), box.max(0), oversample)
+    e = torch.from_numpy(_profile_matrix(array.freq_hz, f_c, tau0, dtau, n_tau)).to(device)
+    s2 = s.to(torch.complex64).reshape(array.n_tx * array.n_rx, array.n_freq)
+    prof_ri = torch.view_as_real(s2 @ e).reshape(array.n_tx, array.n_rx, n_tau, 2)
+    tx = torch.from_numpy(array.tx_m).to(device)
+    rx = torch.from_numpy(array.rx_m).to(device)
+    k_c = 2 * math.pi * f_c / SPEED_OF_LIGHT_M_S
+    chunk = voxel_chunk or max(1, (64 << 20) // (40 * array.n_tx * array.n_rx))
+    grad = torch.is_grad_enabled() and (prof_ri.requires_grad or flat_vox.requires_grad)
+    out = []
+    for start in range(0, len(flat_vox), chunk):
+        args = (flat_vox[start : start + chunk], prof_ri, tx, rx, tau0, dtau, k_c)
+        if grad:
+            out.append(checkpoint(_bp_torch_chunk, *args, use_reentrant=False))
+        else:
+            out.append(_bp_torch_chunk(*args))
+    return torch.cat(out).reshape(vox.shape[:-1])
+
+
+def _check_uniform(array: RadarArray) -> None:
+    if not array.is_uniform_sweep():
+        raise ValueError(
+            "fast back-projection needs a uniform frequency sweep; use method='reference'"
+        )
+
+
+def backproject(
+    s: np.ndarray | torch.Tensor,
+    array: RadarArray,
+    grid: ImagingGrid,
+    *,
+    method: str = "auto",
+    device: str | torch.device | None = None,
+    oversample: int = DEFAULT_OVERSAMPLE,
+    voxel_chunk: int | None = None,
+) -> np.ndarray | torch.Tensor:
+    """Fast back-projection (3) of s (n_tx, n_rx, n_freq) onto grid: volume_zyx (n_z, n_y, n_x).
+
+    method: "numba" (CPU, returns a complex64 numpy array), "torch" (returns a complex64 tensor
+    on `device`, default s's device; differentiable w.r.t. s), "reference" (the exact, slow
+    `backproject_reference`, any frequency list; complex128 numpy), or "auto" (torch when
+    `device` is CUDA, else numba). The fast methods need a uniform sweep and agree with the
+    reference to ~0.2% relative RMS at the default oversampling (linear interpolation of the
+    range profiles sampled 12x finer than Nyquist: 2.5 mm of path for the QAR50).
+    """
+    if method == "auto":
+        method = "torch" if device is not None and torch.device(device).type == "cuda" else "numba"
+    if method not in ("numba", "torch", "reference"):
+        raise ValueError(f"unknown method {method!r}; use 'auto', 'numba', 'torch' or 'reference'")
+    _check_inputs(s, array)
+    if method == "reference":
+        s_np = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else s
+        return backproject_reference(s_np, array, grid)
+    _check_uniform(array)
+    if method == "numba":
+        s_np = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else s
+        return _backproject_cpu(s_np, array, grid, oversample)
+    s_t = torch.as_tensor(s) if device is None else torch.as_tensor(s).to(device)
+    vox = torch.from_numpy(_voxels_zyx(grid)).to(s_t.device)
+    return backproject_torch(s_t, array, vox, oversample=oversample, voxel_chunk=voxel_chunk)

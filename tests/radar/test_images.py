@@ -1,0 +1,86 @@
+"""Max projection, depth refinement and dynamic range on hand-made volumes (numpy and torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from radarface.radar import (
+    ImagingGrid,
+    RadarImage,
+    apply_dynamic_range,
+    form_image,
+    image_volume,
+    project_volume,
+    qar50_array,
+    simulate_points,
+)
+
+GRID = ImagingGrid(n_x=3, n_y=2, pitch_m=1e-3, z_min_m=0.2, z_max_m=0.23, z_step_m=3e-3)
+
+
+def quadratic_volume() -> tuple[np.ndarray, np.ndarray]:
+    """|V| = a - (k - k0)^2 along z per column; returns volume_zyx and the vertices k0 (H, W)."""
+    k = np.arange(len(GRID.z_m))[:, None, None]
+    k0 = np.array([[4.3, 6.0, 2.8], [5.45, 7.2, 3.5]])
+    amp = np.array([[100.0, 50.0, 80.0], [60.0, 90.0, 70.0]])
+    return (amp - (k - k0) ** 2) * np.exp(1j * 0.7 * k), k0
+
+
+@pytest.mark.parametrize("to", [np.asarray, torch.from_numpy])
+def test_project_volume_peak_and_exact_parabola_vertex(to) -> None:
+    vol, k0 = quadratic_volume()
+    max_db, depth = project_volume(to(vol), GRID)
+    max_db, depth = np.asarray(max_db), np.asarray(depth)
+    assert max_db.shape == depth.shape == (2, 3) and max_db.dtype == depth.dtype == np.float32
+    peak = np.abs(vol).max(0)
+    np.testing.assert_allclose(max_db, 20 * np.log10(peak / peak.max()), atol=1e-4)
+    assert max_db.max() == 0.0 and (max_db <= 0).all()
+    np.testing.assert_allclose(depth, GRID.z_m[0] + k0 * GRID.z_step_m, atol=1e-6)
+
+
+def test_depth_not_refined_on_grid_edge() -> None:
+    k = np.arange(len(GRID.z_m))[:, None, None]
+    vol = np.broadcast_to(10.0 + k, (len(k), 2, 3)).astype(np.complex64)  # brightest at last z
+    _, depth = project_volume(vol, GRID)
+    np.testing.assert_allclose(depth, GRID.z_m[-1], atol=1e-7)
+
+
+@pytest.mark.parametrize("to", [np.asarray, torch.from_numpy])
+def test_apply_dynamic_range(to) -> None:
+    max_db = np.array([[0.0, -5.0, -10.0], [-20.0, -25.0, -40.0]], np.float32)
+    depth = np.full((2, 3), 0.25, np.float32)
+    amp, depth_m, mask = (np.asarray(a) for a in apply_dynamic_range(to(max_db), to(depth), 20.0))
+    np.testing.assert_allclose(amp, [[1.0, 0.75, 0.5], [0.0, 0.0, 0.0]])
+    assert ((amp >= 0) & (amp <= 1)).all() and amp.dtype == np.float32
+    np.testing.assert_array_equal(mask, [[True, True, True], [True, False, False]])
+    assert np.isnan(depth_m[~mask]).all() and (depth_m[mask] == 0.25).all()
+    with pytest.raises(ValueError, match="positive"):
+        apply_dynamic_range(to(max_db), to(depth), 0.0)
+
+
+def test_torch_path_differentiable_with_per_item_theta() -> None:
+    vol, _ = quadratic_volume()
+    v = torch.from_numpy(np.stack([vol, 2 * vol])).requires_grad_(True)  # (B, n_z, H, W)
+    max_db, depth = zip(*(project_volume(item, GRID) for item in v), strict=True)
+    theta = torch.tensor([10.0, 30.0])[:, None, None]
+    amp, depth_m, mask = apply_dynamic_range(torch.stack(max_db), torch.stack(depth), theta)
+    (amp.sum() + depth_m[mask].sum()).backward()
+    assert v.grad is not None and torch.isfinite(v.grad).all() and v.grad.abs().sum() > 0
+    assert mask[1].sum() >= mask[0].sum()  # a larger dynamic range keeps more pixels
+
+
+def test_image_volume_of_a_point_target() -> None:
+    array = qar50_array()
+    grid = ImagingGrid(n_x=9, n_y=9, pitch_m=2e-3, z_min_m=0.238, z_max_m=0.262, z_step_m=3e-3)
+    s = simulate_points(array, np.array([[0.004, -0.002, 0.25]]), np.ones(1))
+    img = image_volume(s, array, grid, dynamic_range_db=20.0)
+    assert isinstance(img, RadarImage) and img.amplitude.shape == (9, 9)
+    row, col = np.unravel_index(img.amplitude.argmax(), img.amplitude.shape)
+    # Row 0 is +y, column 0 is +x: the target at x = +4 mm, y = -2 mm.
+    assert (img.x_m[col], img.y_m[row]) == pytest.approx((0.004, -0.002), abs=1e-9)
+    assert img.depth_m[row, col] == pytest.approx(0.25, abs=1e-3)
+    assert img.mask[row, col] and not img.mask.all()
+    again = form_image(np.zeros((9, 9, 9)) + 0j + 1, grid, 6.0)
+    assert again.amplitude.max() == 1.0 and again.dynamic_range_db == 6.0
