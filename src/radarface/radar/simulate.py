@@ -225,21 +225,33 @@ def _spread_pairs(
     return grids
 
 
-def _antenna_terms(
-    array_m: np.ndarray, vis: np.ndarray, sc: MeshScatterers, k_carrier: float
-) -> tuple[np.ndarray, ...]:
-    """Per (antenna, point): carrier exp(-j k d) vis / d, sqrt(cos), distance d, unit vector u."""
-    vec = array_m[:, None, :] - sc.points_m[None, :, :]  # (n_ant, P, 3)
-    dist = np.linalg.norm(vec, axis=2)
-    unit = vec / dist[..., None]
-    cos = np.clip(np.einsum("apd,pd->ap", unit, sc.normals), 0.0, None)
-    carrier = np.exp(-1j * np.remainder(k_carrier * dist, 2 * np.pi)) * vis.T / dist
-    return (
-        carrier.astype(np.complex64),
-        np.sqrt(cos).astype(np.float32),
-        dist.astype(np.float32),
-        unit.astype(np.float32),
-    )
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _antenna_terms(antennas_m, vis, points_m, normals, k_carrier):  # pragma: no cover - compiled
+    """Per (antenna, point): carrier exp(-j k d) vis / d, sqrt(cos), distance d, unit vector u.
+
+    antennas_m (n_ant, 3), vis (P, n_ant), points_m and normals (P, 3) -> arrays (n_ant, P)
+    and (n_ant, P, 3). The carrier phase is reduced to one turn in float64 before exp.
+    """
+    n_ant, n_pts = antennas_m.shape[0], points_m.shape[0]
+    carrier = np.empty((n_ant, n_pts), dtype=np.complex64)
+    sqrt_cos = np.empty((n_ant, n_pts), dtype=np.float32)
+    dist = np.empty((n_ant, n_pts), dtype=np.float32)
+    unit = np.empty((n_ant, n_pts, 3), dtype=np.float32)
+    for a in numba.prange(n_ant):
+        for p in range(n_pts):
+            ux = antennas_m[a, 0] - points_m[p, 0]
+            uy = antennas_m[a, 1] - points_m[p, 1]
+            uz = antennas_m[a, 2] - points_m[p, 2]
+            d = np.sqrt(ux * ux + uy * uy + uz * uz)
+            ux, uy, uz = ux / d, uy / d, uz / d
+            cos = ux * normals[p, 0] + uy * normals[p, 1] + uz * normals[p, 2]
+            turns = k_carrier * d / (2 * np.pi)
+            phase = -2 * np.pi * (turns - np.floor(turns))
+            carrier[a, p] = vis[p, a] / d * (np.cos(phase) + 1j * np.sin(phase))
+            sqrt_cos[a, p] = np.sqrt(max(cos, 0.0))
+            dist[a, p] = d
+            unit[a, p, 0], unit[a, p, 1], unit[a, p, 2] = ux, uy, uz
+    return carrier, sqrt_cos, dist, unit
 
 
 def _point_weights(
@@ -283,10 +295,12 @@ def simulate_scatterers(
     k = 2 * np.pi * array.freq_hz / SPEED_OF_LIGHT_M_S
     dk = k[1] - k[0]
     k_carrier = k[0] + (n_freq // 2) * dk  # centres the modes: m = n - n_freq // 2
-    c_tx, g_tx, d_tx, u_tx = _antenna_terms(array.tx_m, sc.vis_tx, sc, k_carrier)
+    c_tx, g_tx, d_tx, u_tx = _antenna_terms(
+        array.tx_m, sc.vis_tx, sc.points_m, sc.normals, k_carrier
+    )
     c_rx, g_rx, d_rx, u_rx = (
         np.ascontiguousarray(np.swapaxes(x, 0, 1))
-        for x in _antenna_terms(array.rx_m, sc.vis_rx, sc, k_carrier)
+        for x in _antenna_terms(array.rx_m, sc.vis_rx, sc.points_m, sc.normals, k_carrier)
     )
     diffuse_w, specular_w = _point_weights(array, sc, reflectance)
     specular_points = (specular_w > 0) & _may_glint(array, sc, reflectance, specular_threshold)
