@@ -2,8 +2,8 @@
 
 import torch
 
+from radarface.data import params as P
 from radarface.eval import baseline_errors, evaluate_params, param_errors
-from radarface.nn import params as P
 
 
 def test_errors_are_mse_per_group() -> None:

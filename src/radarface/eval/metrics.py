@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from radarface.nn import params as P
+from radarface.data import params as P
 
 VertexDistanceMm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(pred_params (B,26), true_params (B,26)) -> per-sample mean vertex distance in mm, (B,),

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import torch
 
+from radarface.radar.render import ANTENNA_SIZE_RANGE, MATERIAL_RANGE
+
 N_SHAPE = 10
 N_EXPRESSION = 7
 N_PARAMS = 26
@@ -42,9 +44,7 @@ GROUPS: dict[str, slice] = {
     "rendering": RENDERING,
 }
 
-DYNAMIC_RANGE_DB = (15.0, 30.0)
-MATERIAL_RANGE = (0.0, 1.0)
-ANTENNA_SIZE_RANGE = (0.2, 0.3)
+DYNAMIC_RANGE_DB = (15.0, 30.0)  # sampled while training the encoder (paper 3.1, 3.3)
 DECODER_DYNAMIC_RANGE_DB = 15.0
 
 _LO = torch.tensor([DYNAMIC_RANGE_DB[0], MATERIAL_RANGE[0], ANTENNA_SIZE_RANGE[0]])

@@ -2,7 +2,7 @@
 
 import torch
 
-from radarface.nn import params as P
+from radarface.data import params as P
 
 
 def test_layout_covers_26_values_once() -> None:
