@@ -126,12 +126,24 @@ DeviceOption = Annotated[
 DynamicRangeOption = Annotated[
     float, typer.Option("--dynamic-range-db", min=0.1, help="Amplitude image dynamic range.")
 ]
+PixelsOption = Annotated[int, typer.Option(min=2, help="Image width and height in pixels.")]
+PitchOption = Annotated[float, typer.Option("--pitch-mm", min=0.1, help="Pixel pitch in mm.")]
 
 
-def _settings(dynamic_range_db: float, device: str | None, snr_db: float | None = None):
+def _settings(
+    dynamic_range_db: float,
+    device: str | None,
+    pixels: int,
+    pitch_mm: float,
+    snr_db: float | None = None,
+):
+    from radarface.radar import ImagingGrid
     from radarface.radar.render import RenderSettings
 
-    return RenderSettings(dynamic_range_db=dynamic_range_db, snr_db=snr_db, device=device)
+    grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=pitch_mm * 1e-3)
+    return RenderSettings(
+        grid=grid, dynamic_range_db=dynamic_range_db, snr_db=snr_db, device=device
+    )
 
 
 @app.command("simulate")
@@ -154,6 +166,8 @@ def simulate(
     ] = None,
     dynamic_range_db: DynamicRangeOption = 20.0,
     snr_db: Annotated[float | None, typer.Option(help="Add complex noise at this SNR.")] = None,
+    pixels: PixelsOption = 128,
+    pitch_mm: PitchOption = 2.0,
     device: DeviceOption = None,
     face_model: FaceModelOption = None,
 ) -> None:
@@ -172,7 +186,8 @@ def simulate(
     with _user_errors():
         if mesh is not None and points is not None:
             raise ValueError("give either --mesh or --points, not both")
-        array, settings = qar50_array(), _settings(dynamic_range_db, device, snr_db)
+        array = qar50_array()
+        settings = _settings(dynamic_range_db, device, pixels, pitch_mm, snr_db)
         sampled = sample_reflectance(seed, 0)
         reflectance = Reflectance(
             sampled.material if material is None else material,
@@ -204,6 +219,8 @@ def image(
     tx: Annotated[Path | None, typer.Option(help="TX positions (default: Tx.dat nearby).")] = None,
     rx: Annotated[Path | None, typer.Option(help="RX positions (default: Rx.dat nearby).")] = None,
     dynamic_range_db: DynamicRangeOption = 20.0,
+    pixels: PixelsOption = 128,
+    pitch_mm: PitchOption = 2.0,
     device: DeviceOption = None,
 ) -> None:
     """Image a measured capture with the same back-projection as simulated data."""
@@ -212,7 +229,7 @@ def image(
 
     with _user_errors():
         s, array = read_measurement(measured, tx, rx)
-        settings = _settings(dynamic_range_db, device)
+        settings = _settings(dynamic_range_db, device, pixels, pitch_mm)
         image = image_signal(s, array, settings)
         write_image_outputs(out, image, {"measured": measured, "settings": settings})
         typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
@@ -224,6 +241,8 @@ def demo(
     n: Annotated[int, typer.Option(min=1, help="Number of random faces.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     dynamic_range_db: DynamicRangeOption = 20.0,
+    pixels: PixelsOption = 128,
+    pitch_mm: PitchOption = 2.0,
     device: DeviceOption = None,
     face_model: FaceModelOption = None,
 ) -> None:
@@ -232,9 +251,8 @@ def demo(
     from radarface.radar.demo import run_demo
 
     with _user_errors():
-        rows = run_demo(
-            _load(face_model), out, n, seed, qar50_array(), _settings(dynamic_range_db, device)
-        )
+        settings = _settings(dynamic_range_db, device, pixels, pitch_mm)
+        rows = run_demo(_load(face_model), out, n, seed, qar50_array(), settings)
         for i, row in enumerate(rows):
             typer.echo(f"face {i}: {row['seconds']:.2f} s -> {out}/face_{i:03d}.png")
         typer.echo(f"summary: {out}/summary.json")

@@ -11,18 +11,6 @@ import pytest
 
 from radarface.facemodel import MorphableModel, loaders
 
-SHARED_ICT_NPZ = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "facemodels" / "ict_facekit_face.npz"
-)
-
-
-@pytest.fixture(scope="session")
-def ict_npz() -> Path:
-    """The shared ICT-FaceKit compact npz beside the repository; skip when absent."""
-    if not SHARED_ICT_NPZ.is_file():
-        pytest.skip(f"{SHARED_ICT_NPZ} not available")
-    return SHARED_ICT_NPZ
-
 
 def _grid(rows: int, cols: int, spacing: float) -> tuple[np.ndarray, np.ndarray]:
     """A bumped grid surface facing +z: vertices (rows*cols, 3), quads counter-clockwise."""
