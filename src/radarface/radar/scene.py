@@ -11,9 +11,9 @@ simulator's random component, which produces speckle). Each point scatters towar
   around the half-vector h of the TX and RX directions,
   L = exp(-(1 - n.h) / sigma^2)  (a Gaussian lobe in the angle between n and h for small angles),
   where sigma follows from the paper's antenna size: a specular ray that misses the mirror
-  direction by 2 theta passes an antenna at path length d at 2 theta d / 2 off its centre; it is
-  still received within the capture radius rho = antenna_size * ANTENNA_SIZE_UNIT_M, hence
-  sigma = rho / (d_tx + d_rx).
+  direction by 2 theta passes an antenna about theta (d_tx + d_rx) off its centre; it is still
+  received within the capture radius rho = antenna_size * ANTENNA_SIZE_UNIT_M, hence
+  sigma = rho / (d_tx + d_rx), about antenna_size / 2 radians at the nominal range.
 
 The material factor m mixes the two linearly: w = (1 - m) w_diffuse + m w_specular.
 Occlusion: a point counts for an antenna only if the ray between them is free (embree ray casting
@@ -31,9 +31,11 @@ import trimesh
 
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
 
-# The paper's antenna size (0.2-0.3) is a capture radius in units of 10 cm: 2-3 cm at 25 cm range,
-# wider than the real antennas, standing in for the diffraction spread of real waves (paper 3.2).
-ANTENNA_SIZE_UNIT_M = 0.1
+# The paper's antenna size (0.2-0.3) is a capture radius in units of the nominal 25 cm range: 5 to
+# 7.5 cm, far wider than the real antennas, standing in for the spread of real waves off skin
+# (paper 3.2). The lobes (5.7-8.6 degrees) then cover a glint's Fresnel zone on a head-sized
+# curvature (about sqrt(lambda R / 2) = 11 mm for R = 6 cm, 0.14 rad of normal at 8 cm radius).
+ANTENNA_SIZE_UNIT_M = 0.25
 
 
 @dataclass(frozen=True)

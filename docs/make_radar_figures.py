@@ -1,0 +1,84 @@
+"""Figures of real simulator output for docs/radar.md and the README."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from radarface.facemodel import (  # noqa: E402
+    FaceParams,
+    load_face_model,
+    resolve_face_model_path,
+    sample_face_params,
+)
+from radarface.facemodel.plot import draw_mesh  # noqa: E402
+from radarface.radar import Reflectance, qar50_array  # noqa: E402
+from radarface.radar.render import (  # noqa: E402
+    RenderSettings,
+    face_vertices,
+    image_extent_cm,
+    render_mesh,
+    show_image,
+)
+
+OUT = Path(__file__).parent / "figures"
+
+
+def reflectance_figure(model, array, settings) -> None:
+    """One frontal face: material varied at antenna size 0.25, antenna size varied at material 1."""
+    params = sample_face_params(model, seed=0, index=0)
+    params = FaceParams(params.shape, params.expr, np.zeros((1, 3)), np.zeros((1, 3)))
+    vertices = face_vertices(model, params)
+    rows = [
+        [Reflectance(m, 0.25) for m in (0.0, 0.25, 0.5, 0.75, 1.0)],
+        [Reflectance(1.0, a) for a in (0.2, 0.225, 0.25, 0.275, 0.3)],
+    ]
+    fig, axes = plt.subplots(2, 5, figsize=(17, 7))
+    for row, refls in zip(axes, rows, strict=True):
+        for ax, refl in zip(row, refls, strict=True):
+            image = render_mesh(array, vertices, model.triangles, refl, settings, seed=0)
+            show_image(ax, image, "amplitude")
+            ax.set_title(f"material {refl.material:g}, antenna size {refl.antenna_size:g}")
+    fig.suptitle("Reflectance model: amplitude images (20 dB) of one unposed face", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(OUT / "radar_reflectance.png", dpi=80)
+
+
+def faces_figure(model, array, settings) -> None:
+    """Random faces at sampled poses and materials: mesh, amplitude and depth."""
+    cases = [(1, Reflectance(0.2, 0.25)), (2, Reflectance(0.6, 0.22)), (3, Reflectance(0.9, 0.28))]
+    fig, axes = plt.subplots(len(cases), 3, figsize=(13, 4.2 * len(cases)))
+    for row, (index, refl) in zip(axes, cases, strict=True):
+        params = sample_face_params(model, seed=0, index=index)
+        vertices = face_vertices(model, params)
+        image = render_mesh(array, vertices, model.triangles, refl, settings, seed=index)
+        draw_mesh(row[0], vertices, model.triangles)
+        extent = image_extent_cm(image)
+        row[0].set_xlim(extent[0], extent[1])
+        row[0].set_ylim(extent[2], extent[3])
+        yaw, pitch, roll = np.degrees(params.rotation_rad[0])
+        row[0].set_title(f"yaw {yaw:+.1f}, pitch {pitch:+.1f}, roll {roll:+.1f} deg")
+        show_image(row[1], image, "amplitude")
+        row[1].set_title(f"amplitude, material {refl.material:g}")
+        show_image(row[2], image, "depth")
+        row[2].set_title(f"depth, antenna size {refl.antenna_size:g}")
+    fig.tight_layout()
+    fig.savefig(OUT / "radar_faces.png", dpi=80)
+
+
+def main() -> None:
+    model = load_face_model(resolve_face_model_path(sys.argv[1] if len(sys.argv) > 1 else None))
+    array, settings = qar50_array(), RenderSettings()
+    OUT.mkdir(exist_ok=True)
+    reflectance_figure(model, array, settings)
+    faces_figure(model, array, settings)
+
+
+if __name__ == "__main__":
+    main()
