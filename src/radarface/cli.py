@@ -127,7 +127,23 @@ DynamicRangeOption = Annotated[
     float, typer.Option("--dynamic-range-db", min=0.1, help="Amplitude image dynamic range.")
 ]
 PixelsOption = Annotated[int, typer.Option(min=2, help="Image width and height in pixels.")]
+TxOption = Annotated[Path | None, typer.Option(help="TX positions CSV (x,y,z in m).")]
+RxOption = Annotated[Path | None, typer.Option(help="RX positions CSV (x,y,z in m).")]
 PitchOption = Annotated[float, typer.Option("--pitch-mm", min=0.1, help="Pixel pitch in mm.")]
+
+
+def _array(tx: Path | None, rx: Path | None, freq_ghz: str):
+    """The QAR50, or the array of --tx/--rx, with the sweep START:STOP:N in GHz."""
+    from radarface.radar import array_from_files, linear_sweep, qar50_array
+
+    try:
+        start, stop, n = freq_ghz.split(":")
+        freq_hz = linear_sweep(float(start) * 1e9, float(stop) * 1e9, int(n))
+    except ValueError:
+        raise ValueError(f"--freq-ghz must be START:STOP:N, got {freq_ghz!r}") from None
+    if (tx is None) != (rx is None):
+        raise ValueError("give both --tx and --rx, or neither (the QAR50)")
+    return qar50_array(freq_hz) if tx is None else array_from_files(tx, rx, freq_hz)
 
 
 def _settings(
@@ -168,11 +184,13 @@ def simulate(
     snr_db: Annotated[float | None, typer.Option(help="Add complex noise at this SNR.")] = None,
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,
+    tx: TxOption = None,
+    rx: RxOption = None,
+    freq_ghz: Annotated[str, typer.Option(help="Sweep START:STOP:N in GHz.")] = "72:82:128",
     device: DeviceOption = None,
     face_model: FaceModelOption = None,
 ) -> None:
     """Simulate a radar capture (random face, mesh or points) and image it into DIR."""
-    from radarface.radar import qar50_array
     from radarface.radar.demo import load_mesh, simulate_face
     from radarface.radar.render import (
         read_points_csv,
@@ -186,7 +204,7 @@ def simulate(
     with _user_errors():
         if mesh is not None and points is not None:
             raise ValueError("give either --mesh or --points, not both")
-        array = qar50_array()
+        array = _array(tx, rx, freq_ghz)
         settings = _settings(dynamic_range_db, device, pixels, pitch_mm, snr_db)
         sampled = sample_reflectance(seed, 0)
         reflectance = Reflectance(
@@ -208,7 +226,8 @@ def simulate(
             }
         else:
             image, _, meta = simulate_face(_load(face_model), seed, array, settings, reflectance)
-        write_image_outputs(out, image, {**meta, "settings": settings})
+        array_meta = {"tx": tx or "qar50", "rx": rx or "qar50", "freq_ghz": freq_ghz}
+        write_image_outputs(out, image, {**meta, "array": array_meta, "settings": settings})
         typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
 
 
@@ -216,8 +235,12 @@ def simulate(
 def image(
     measured: Annotated[Path, typer.Option(help="Capture: MAROON .npy or radarface .h5.")],
     out: Annotated[Path, typer.Option(help="Output directory.")],
-    tx: Annotated[Path | None, typer.Option(help="TX positions (default: Tx.dat nearby).")] = None,
-    rx: Annotated[Path | None, typer.Option(help="RX positions (default: Rx.dat nearby).")] = None,
+    tx: Annotated[
+        Path | None, typer.Option(help="MAROON TX file (default: Tx.dat nearby).")
+    ] = None,
+    rx: Annotated[
+        Path | None, typer.Option(help="MAROON RX file (default: Rx.dat nearby).")
+    ] = None,
     dynamic_range_db: DynamicRangeOption = 20.0,
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,

@@ -48,6 +48,30 @@ def test_simulate_points_focuses_at_the_target(tmp_path: Path) -> None:
     assert abs(x - TARGET_M[0]) <= 1e-3 and abs(y - TARGET_M[1]) <= 1e-3
 
 
+def test_simulate_points_with_an_array_from_csv_files(tmp_path: Path, qar50: RadarArray) -> None:
+    for name, pos in (("tx.csv", qar50.tx_m[::3]), ("rx.csv", qar50.rx_m[::3])):
+        (tmp_path / name).write_text("x,y,z\n" + "".join(f"{x},{y},{z}\n" for x, y, z in pos))
+    csv = tmp_path / "points.csv"
+    csv.write_text("x_m,y_m,z_m,amplitude\n" + ",".join(map(str, TARGET_M)) + ",1.0\n")
+    args = [
+        "simulate",
+        "--points",
+        str(csv),
+        "--tx",
+        str(tmp_path / "tx.csv"),
+        "--rx",
+        str(tmp_path / "rx.csv"),
+        "--freq-ghz",
+        "72:82:64",
+        *SMALL,
+    ]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert _check_outputs(tmp_path / "o")["array"]["freq_ghz"] == "72:82:64"
+    x, y = _peak_xy(tmp_path / "o")
+    assert abs(x - TARGET_M[0]) <= 1e-3 and abs(y - TARGET_M[1]) <= 1e-3
+
+
 def test_simulate_mesh(tmp_path: Path, make_plate) -> None:
     vertices, faces = make_plate(0.01, (0.0, 0.0, 0.25))
     path = tmp_path / "plate.ply"
@@ -111,6 +135,8 @@ def test_simulate_face_and_demo(tmp_path: Path, ict_npz: Path) -> None:
         (["simulate", "--mesh", "missing.ply"], "mesh file not found"),
         (["simulate", "--points", "missing.csv"], "point file not found"),
         (["image", "--measured", "missing.h5"], "measurement file not found"),
+        (["simulate", "--freq-ghz", "72-82"], "--freq-ghz must be START:STOP:N"),
+        (["simulate", "--tx", "tx.csv"], "give both --tx and --rx"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
