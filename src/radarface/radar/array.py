@@ -112,15 +112,16 @@ def array_from_files(
 class ImagingGrid:
     """Voxel grid for back-projection; image row 0 is +y, column 0 is +x (unmirrored, see above).
 
-    The default covers 128 x 128 pixels at 2 mm pitch and z from 20.5 to 34.0 cm in 3 mm steps: the
-    face (nose tip at 25 cm) with room for +-10 degrees of pitch and +-5 cm of translation.
+    The default covers 128 x 128 pixels at 2 mm pitch and z from 22.5 to 36.0 cm in 3 mm steps
+    (46 slices): the face from 2.5 cm before its nose tip (at 25 cm; poses rotate about it) to the
+    chin and the front of the neck, with room for +-5 cm of translation.
     """
 
     n_x: int = 128
     n_y: int = 128
     pitch_m: float = 2e-3
-    z_min_m: float = 0.205
-    z_max_m: float = 0.34
+    z_min_m: float = 0.225
+    z_max_m: float = 0.36
     z_step_m: float = 3e-3
     center_xy_m: tuple[float, float] = field(default=(0.0, 0.0))
 
