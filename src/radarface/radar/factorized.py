@@ -1,30 +1,35 @@
-"""Two-level factorised back-projection: the CPU fast path of eq. (1) in `radarface.radar.imaging`.
+"""Factorised back-projection: the CPU fast path of eq. (1) in `radarface.radar.imaging`.
 
 Direct back-projection (eq. 3 there) costs one profile interpolation per voxel and TX-RX pair:
 753k voxels x 8836 pairs for the default grid and the QAR50. Factorised back-projection (after
 Ulander, Hellsten & Stenstroem, "Synthetic-aperture radar processing using fast factorized
-back-projection", IEEE T-AES 39(3), 2003; here in two levels for a planar MIMO array) splits the
-array into sub-arrays of nearby antennas, a block of TX times a block of RX, with centres c_t and
-c_r. With tau_c(v) = |v - c_t| + |v - c_r| the sub-array image is
+back-projection", IEEE T-AES 39(3), 2003, here for a planar MIMO array) splits the array into
+sub-arrays of nearby antennas, a block of TX times a block of RX, with centres c_t and c_r.
+With tau_c(v) = |v - c_t| + |v - c_r| the sub-array image is
 
     I_b(v) = exp(j k_c tau_c(v)) J_b(v),
     J_b(v) = sum_{t, r in b} exp(j k_c (d_t + d_r - tau_c)) P_tr(d_t + d_r),               (4)
 
-and J_b is smooth: in the coordinates (x, y, tau_c) its lateral bandwidth is about
-k_c a / z (a: the sub-array's half-size; ~75 rad/m for 8 x 8 blocks of the QAR50 at 22.5 cm, against
+and J_b is smooth: in the coordinates (x, y, tau_c) its lateral bandwidth is about k_c a / z
+(a: the sub-array's half-size; ~90 rad/m for 8 x 8 blocks of the QAR50 at 22.5 cm, against
 ~1000 rad/m for the full image) and along tau_c it is the range profile's baseband width pi B / c.
+J_b is therefore sampled on a coarse grid: lateral points every h_lat (LATERAL_RAD_PER_SAMPLE /
+lateral bandwidth), path lengths every h_tau (TAU_RAD_PER_SAMPLE / (pi B / c)); a coarse point
+(x, y, tau) is the 3D point on that column with tau_c = tau.
 
-1. Stage 1 evaluates (4) exactly, with the direct kernel, on a coarse grid per sub-array: lateral
-   points every `h_lat` (0.75 / lateral bandwidth), path lengths every `h_tau` (0.85 / (pi B / c));
-   each coarse point (x, y, tau) is the 3D point on that column with tau_c = tau (Newton in z).
-   Only the coarse points that some voxel's interpolation stencil reads are computed.
-2. Stage 2 interpolates J_b to every voxel with 6-point Lagrange interpolation, separably in y, x
-   and tau_c, multiplies by the carrier exp(j k_c tau_c(v)) and sums over sub-arrays.
+1. Stage 1 evaluates (4) exactly, with the direct kernel, on the coarse points of the finest
+   sub-arrays (BLOCK_M cells: 144 sub-arrays of 8 x 8 pairs for the QAR50).
+2. Merge: each level up doubles the cells (4 children per sub-array) and halves h_lat. A parent
+   point is the sum over its children of exp(j k_c (tau_child - tau_parent)) J_child
+   interpolated there with 6-point Lagrange interpolation, separably in x, y and tau_child.
+3. Stage 2 interpolates the top level's J_b to every voxel the same way, multiplies by the
+   carrier exp(j k_c tau_c(v)) and sums over sub-arrays (36 for the QAR50).
 
-Stage 1 costs n_pairs x (coarse points per sub-array) and stage 2 n_subarrays x n_voxels, both
-about 10 times less than direct back-projection for the QAR50. The volume agrees with the exact
-reference to a few 1e-3 relative RMS (the tests and `benchmarks/bench_imaging.py` measure it).
-Needs the antennas in front of the grid (z_antenna < z_min of the grid) and a uniform sweep.
+Only the coarse points that some interpolation stencil reads are computed (`make_plan` tracks
+them from the image down). With N_LEVELS = 2 the three stages cost about 11x less than direct
+back-projection for the QAR50, and the volume agrees with the exact reference to ~0.4% relative
+RMS (the tests and `benchmarks/bench_imaging.py` measure it). Needs the antennas in front of the
+grid (z_antenna < z_min of the grid) and a uniform sweep.
 """
 
 from __future__ import annotations
@@ -45,13 +50,16 @@ from radarface.radar.profiles import (
     unit_phasor,
 )
 
-#: Sub-array block size in the array plane (8 elements of the QAR50's 3 mm lines).
+#: Sub-array block size of the finest level (8 elements of the QAR50's 3 mm lines).
 BLOCK_M = 24e-3
+#: Levels of sub-arrays: block sizes BLOCK_M * 2**i, i < N_LEVELS.
+N_LEVELS = 2
 #: Coarse sampling = these many radians of the signal's highest phase rate per sample.
-LATERAL_RAD_PER_SAMPLE = 1.0
+LATERAL_RAD_PER_SAMPLE = 1.2
 TAU_RAD_PER_SAMPLE = 1.1
 #: Lagrange stencil: nodes floor(u) - 2 ... floor(u) + 3.
 _LO, _HI = 2, 3
+_TAPS = _LO + _HI + 1
 
 
 def antenna_blocks(pos_m: np.ndarray, block_m: float = BLOCK_M) -> list[np.ndarray]:
@@ -61,108 +69,236 @@ def antenna_blocks(pos_m: np.ndarray, block_m: float = BLOCK_M) -> list[np.ndarr
     return [np.flatnonzero(label.ravel() == k) for k in range(label.max() + 1)]
 
 
-@dataclass(frozen=True)
-class FactorizedPlan:
-    """Sub-arrays, coarse grids and the coarse points stage 1 must compute."""
-
-    tx_blocks: list[np.ndarray]
-    rx_blocks: list[np.ndarray]
-    sub_tx: np.ndarray  # (n_b,) TX block of each sub-array
-    sub_rx: np.ndarray  # (n_b,) RX block of each sub-array
-    tx_centres_m: np.ndarray  # (n_tx_blocks, 3)
-    rx_centres_m: np.ndarray  # (n_rx_blocks, 3)
-    x0_m: float  # coarse lateral grid: x0 + i * h_lat, y0 + j * h_lat
-    y0_m: float
-    h_lat_m: float
-    n_xc: int
-    n_yc: int
-    tau0_m: np.ndarray  # (n_b,) coarse path-length grid of sub-array b: tau0[b] + k * h_tau
-    h_tau_m: float
-    n_tau: int
-    k_lo: np.ndarray  # (n_b, n_xc, n_yc) int32: first needed tau index (k_hi < k_lo: none)
-    k_hi: np.ndarray  # (n_b, n_xc, n_yc) int32: last needed tau index
-
-
-def _stencil_base(u: np.ndarray) -> np.ndarray:
-    return np.floor(u).astype(np.int64) - _LO
-
-
 def factorized_applies(array: RadarArray, grid: ImagingGrid) -> bool:
     """True when every antenna is in front of the grid (z_antenna < z_min) and the sweep uniform."""
     z_antennas = max(array.tx_m[:, 2].max(), array.rx_m[:, 2].max())
     return bool(z_antennas < grid.z_m[0] and array.is_uniform_sweep())
 
 
-def make_plan(array: RadarArray, grid: ImagingGrid, block_m: float = BLOCK_M) -> FactorizedPlan:
-    """Plan the factorisation of `array` onto `grid` (geometry only; reusable for any S)."""
+def _stencil_base(u: np.ndarray) -> np.ndarray:
+    """First node floor(u) - 2 of the 6-point stencils at fractional grid positions u."""
+    return np.floor(u).astype(np.int64) - _LO
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the factorisation: its sub-arrays and the coarse points it computes."""
+
+    sub_tx: np.ndarray  # (n_b,) TX block of each sub-array
+    sub_rx: np.ndarray  # (n_b,) RX block of each sub-array
+    tx_blocks: list[np.ndarray]  # antenna indices of each TX block
+    rx_blocks: list[np.ndarray]
+    tx_centres_m: np.ndarray  # (n_tx_blocks, 3)
+    rx_centres_m: np.ndarray  # (n_rx_blocks, 3)
+    children: np.ndarray  # (n_b, n_max) sub-arrays of the level below, -1 padded; (n_b, 0) at 0
+    x0_m: float  # coarse lateral grid: x0 + i * h_lat, y0 + j * h_lat
+    y0_m: float
+    h_lat_m: float
+    n_xc: int
+    n_yc: int
+    tau0_m: np.ndarray  # (n_b,) coarse path-length grid of sub-array b: tau0[b] + k * h_tau
+    n_tau: int
+    k_lo: np.ndarray  # (n_b, n_xc, n_yc) int32: first needed tau index (k_hi < k_lo: none)
+    k_hi: np.ndarray  # (n_b, n_xc, n_yc) int32: last needed tau index
+
+
+@dataclass(frozen=True)
+class FactorizedPlan:
+    """The levels, finest sub-arrays (stage 1) first, and the common path-length step."""
+
+    levels: list[Level]
+    h_tau_m: float
+
+
+def _centres(pos_m: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
+    return np.array([pos_m[b].mean(0) for b in blocks])
+
+
+def _parent_of(children: list[np.ndarray], parents: list[np.ndarray]) -> np.ndarray:
+    """(n_children,) index of the parent block holding each (nested) child block."""
+    owner = np.empty(sum(len(p) for p in parents), dtype=np.int64)
+    for k, p in enumerate(parents):
+        owner[p] = k
+    return np.array([owner[c[0]] for c in children])
+
+
+def _tau_to_k(tau_lo: np.ndarray, tau_hi: np.ndarray, h_tau: float):
+    """Needed path-length intervals (n_b, n_xc, n_yc) -> tau0 (n_b,), k_lo, k_hi, n_tau.
+
+    The indices cover the 6-point stencils of the interval ends plus one sample of margin.
+    """
+    valid = np.isfinite(tau_lo)
+    lowest = np.where(valid, tau_lo, np.inf).reshape(len(tau_lo), -1).min(1)
+    tau0 = np.where(np.isfinite(lowest), lowest, 0.0) - (_LO + 2) * h_tau
+    k_lo = _stencil_base((np.where(valid, tau_lo, 0) - tau0[:, None, None]) / h_tau) - 1
+    k_hi = _stencil_base((np.where(valid, tau_hi, 0) - tau0[:, None, None]) / h_tau) + _TAPS
+    k_lo, k_hi = np.where(valid, k_lo, 0), np.where(valid, k_hi, -1)
+    return tau0, k_lo.astype(np.int32), k_hi.astype(np.int32), int(k_hi.max()) + 1
+
+
+def make_plan(
+    array: RadarArray, grid: ImagingGrid, block_m: float = BLOCK_M, n_levels: int = N_LEVELS
+) -> FactorizedPlan:
+    """Plan the factorisation of `array` onto `grid` (geometry only; reusable for any S).
+
+    Level i groups the antennas into cells of block_m * 2**i; its sub-arrays are the TX cell x
+    RX cell products, and the children of a sub-array are the products of its sub-cells.
+    """
     if not factorized_applies(array, grid):
         raise ValueError(
             "factorised back-projection needs all antennas in front of the grid and a uniform sweep"
         )
-    tx_blocks, rx_blocks = antenna_blocks(array.tx_m, block_m), antenna_blocks(array.rx_m, block_m)
-    tx_c = np.array([array.tx_m[b].mean(0) for b in tx_blocks])
-    rx_c = np.array([array.rx_m[b].mean(0) for b in rx_blocks])
+    blocks = [
+        (antenna_blocks(array.tx_m, block_m * 2**i), antenna_blocks(array.rx_m, block_m * 2**i))
+        for i in range(n_levels)
+    ]
+    tx_top, rx_top = blocks[-1]
     half_size = max(
-        np.linalg.norm(pos[b] - c, axis=1).max()
-        for pos, blocks, centres in ((array.tx_m, tx_blocks, tx_c), (array.rx_m, rx_blocks, rx_c))
-        for b, c in zip(blocks, centres, strict=True)
+        np.linalg.norm(pos[b] - pos[b].mean(0), axis=1).max()
+        for pos, bl in ((array.tx_m, tx_top), (array.rx_m, rx_top))
+        for b in bl
     )
     f_c = 0.5 * (array.freq_hz[0] + array.freq_hz[-1])
     k_c = 2 * math.pi * f_c / SPEED_OF_LIGHT_M_S
     z_near = grid.z_m[0] - max(array.tx_m[:, 2].max(), array.rx_m[:, 2].max())
-    # A block of half-size a adds a lateral phase rate of up to k_c a / z (eq. 4).
-    h_lat = LATERAL_RAD_PER_SAMPLE / max(k_c * half_size / z_near, 1e-9)
+    # A sub-array of half-size a adds a lateral phase rate of up to k_c a / z (eq. 4); each level
+    # down halves the sub-arrays and doubles the coarse step, keeping the grids nested.
+    h_top = LATERAL_RAD_PER_SAMPLE / max(k_c * half_size / z_near, 1e-9)
     bandwidth = array.freq_hz[-1] - array.freq_hz[0]
     h_tau = TAU_RAD_PER_SAMPLE / (math.pi * max(bandwidth, 1.0) / SPEED_OF_LIGHT_M_S)
 
+    # Lateral grids, top first: each level's origin lies 3 steps before the first point that
+    # the level above (or the image) interpolates from it.
     x, y = grid.x_m, grid.y_m
-    x0, y0 = x.min() - 3 * h_lat, y.min() - 3 * h_lat
-    n_xc = int(math.ceil((x.max() - x0) / h_lat)) + 4
-    n_yc = int(math.ceil((y.max() - y0) / h_lat)) + 4
-    jx, jy = _stencil_base((x - x0) / h_lat), _stencil_base((y - y0) / h_lat)  # (n_x,), (n_y,)
+    lateral = []
+    lo_x, hi_x, lo_y, hi_y = x.min(), x.max(), y.min(), y.max()
+    for i in reversed(range(n_levels)):
+        h = h_top * 2 ** (n_levels - 1 - i)
+        x0, y0 = lo_x - 3 * h, lo_y - 3 * h
+        n_xc = int(math.ceil((hi_x - x0) / h)) + 4
+        n_yc = int(math.ceil((hi_y - y0) / h)) + 4
+        lateral.insert(0, (x0, y0, h, n_xc, n_yc))
+        lo_x, lo_y, hi_x, hi_y = x0, y0, x0 + (n_xc - 1) * h, y0 + (n_yc - 1) * h
 
-    sub_tx, sub_rx = (
-        g.ravel()
-        for g in np.meshgrid(np.arange(len(tx_blocks)), np.arange(len(rx_blocks)), indexing="ij")
-    )
-    # tau_c of every column at z_min and z_max: (n_b, 2, n_y, n_x); monotone in z in between.
+    geometry = []
+    for i, (tx_blocks, rx_blocks) in enumerate(blocks):
+        sub_tx, sub_rx = (
+            g.ravel()
+            for g in np.meshgrid(
+                np.arange(len(tx_blocks)), np.arange(len(rx_blocks)), indexing="ij"
+            )
+        )
+        children = np.zeros((len(sub_tx), 0), dtype=np.int64)
+        if i:
+            tx_child, rx_child = blocks[i - 1]
+            parent_t = _parent_of(tx_child, tx_blocks)
+            parent_r = _parent_of(rx_child, rx_blocks)
+            kids = [
+                [t * len(rx_child) + r for t in np.flatnonzero(parent_t == st)
+                 for r in np.flatnonzero(parent_r == sr)]
+                for st, sr in zip(sub_tx, sub_rx, strict=True)
+            ]
+            children = np.full((len(kids), max(map(len, kids))), -1, dtype=np.int64)
+            for k, kid in enumerate(kids):
+                children[k, : len(kid)] = kid
+        tx_c, rx_c = _centres(array.tx_m, tx_blocks), _centres(array.rx_m, rx_blocks)
+        geometry.append((sub_tx, sub_rx, tx_blocks, rx_blocks, tx_c, rx_c, children))
+
+    # Needed path-length intervals, top down: the image's columns need the top level's points
+    # between z_min and z_max; each level's points need their children's points on the same
+    # 3D segments (tau_c is monotone in z on a column).
+    sub_tx, sub_rx, _, _, tx_c, rx_c, _ = geometry[-1]
     yy, xx = np.meshgrid(y, x, indexing="ij")
     ends = np.stack([np.stack([xx, yy, np.full_like(xx, z)], -1) for z in grid.z_m[[0, -1]]])
 
     def dist(c: np.ndarray) -> np.ndarray:
         return np.linalg.norm(ends[None] - c[:, None, None, None, :], axis=-1)
 
-    tau_ends = dist(tx_c)[sub_tx] + dist(rx_c)[sub_rx]
-    tau0 = tau_ends[:, 0].reshape(len(sub_tx), -1).min(1) - 4 * h_tau
-    u_lo = (tau_ends[:, 0] - tau0[:, None, None]) / h_tau
-    u_hi = (tau_ends[:, 1] - tau0[:, None, None]) / h_tau
-    k_lo_f = _stencil_base(u_lo) - 1  # one sample of margin against rounding
-    k_hi_f = _stencil_base(u_hi) + _LO + _HI + 1
-    n_tau = int(k_hi_f.max()) + 1
-    k_lo, k_hi = _spread_ranges(k_lo_f, k_hi_f, jx, jy, n_xc, n_yc)
-    return FactorizedPlan(
-        tx_blocks, rx_blocks, sub_tx, sub_rx, tx_c, rx_c, x0, y0, h_lat, n_xc, n_yc,
-        tau0, h_tau, n_tau, k_lo, k_hi,
+    tau_ends = dist(tx_c)[sub_tx] + dist(rx_c)[sub_rx]  # (n_b, 2, n_y, n_x)
+    x0, y0, h, n_xc, n_yc = lateral[-1]
+    tau_lo, tau_hi = _spread_ranges(
+        tau_ends[:, 0], tau_ends[:, 1], _stencil_base((x - x0) / h), _stencil_base((y - y0) / h),
+        n_xc, n_yc,
     )
+    levels: list[Level] = []
+    for i in reversed(range(n_levels)):
+        sub_tx, sub_rx, tx_blocks, rx_blocks, tx_c, rx_c, children = geometry[i]
+        tau0, k_lo, k_hi, n_tau = _tau_to_k(tau_lo, tau_hi, h_tau)
+        x0, y0, h, n_xc, n_yc = lateral[i]
+        levels.insert(0, Level(
+            sub_tx, sub_rx, tx_blocks, rx_blocks, tx_c, rx_c, children,
+            x0, y0, h, n_xc, n_yc, tau0, n_tau, k_lo, k_hi,
+        ))
+        if i:
+            c_tx, c_rx, _, _, c_tx_c, c_rx_c, _ = geometry[i - 1]
+            cx0, cy0, ch, cn_x, cn_y = lateral[i - 1]
+            seg_lo, seg_hi = _child_ranges(
+                tx_c[sub_tx], rx_c[sub_rx], x0, y0, h, tau0, h_tau, k_lo, k_hi,
+                children, c_tx_c[c_tx], c_rx_c[c_rx],
+            )
+            tau_lo, tau_hi = _spread_ranges(
+                seg_lo, seg_hi, _stencil_base((x0 + h * np.arange(n_xc) - cx0) / ch),
+                _stencil_base((y0 + h * np.arange(n_yc) - cy0) / ch), cn_x, cn_y,
+            )
+    return FactorizedPlan(levels, h_tau)
 
 
 @njit(cache=True)
-def _spread_ranges(k_lo_f, k_hi_f, jx, jy, n_xc, n_yc):
-    """Needed tau ranges of the coarse points: (n_b, n_xc, n_yc) int32 min of k_lo, max of k_hi
-    over the fine columns (k_*_f: (n_b, n_y, n_x)) whose 6 x 6 lateral stencil covers them."""
-    n_b, n_y, n_x = k_lo_f.shape
-    k_lo = np.full((n_b, n_xc, n_yc), np.iinfo(np.int32).max, dtype=np.int32)
-    k_hi = np.full((n_b, n_xc, n_yc), -1, dtype=np.int32)
+def _spread_ranges(tau_lo, tau_hi, jx, jy, n_xc, n_yc):
+    """Needed path-length intervals of coarse points: (n_b, n_xc, n_yc) min of tau_lo and max
+    of tau_hi over the consumer columns (tau_*: (n_b, n_y, n_x), inf where none) whose 6 x 6
+    lateral stencil (first nodes jx (n_x,), jy (n_y,)) covers them."""
+    n_b, n_y, n_x = tau_lo.shape
+    lo = np.full((n_b, n_xc, n_yc), np.inf)
+    hi = np.full((n_b, n_xc, n_yc), -np.inf)
     for b in range(n_b):
         for iy in range(n_y):
             for ix in range(n_x):
-                lo, hi = k_lo_f[b, iy, ix], k_hi_f[b, iy, ix]
-                for mx in range(_LO + _HI + 1):
-                    for my in range(_LO + _HI + 1):
+                if not np.isfinite(tau_lo[b, iy, ix]):
+                    continue
+                for mx in range(_TAPS):
+                    for my in range(_TAPS):
                         cx, cy = jx[ix] + mx, jy[iy] + my
-                        k_lo[b, cx, cy] = min(k_lo[b, cx, cy], lo)
-                        k_hi[b, cx, cy] = max(k_hi[b, cx, cy], hi)
-    return k_lo, k_hi
+                        lo[b, cx, cy] = min(lo[b, cx, cy], tau_lo[b, iy, ix])
+                        hi[b, cx, cy] = max(hi[b, cx, cy], tau_hi[b, iy, ix])
+    return lo, hi
+
+
+@njit(cache=True)
+def _child_ranges(ct, cr, x0, y0, h, tau0, h_tau, k_lo, k_hi, children, c_ct, c_cr):
+    """Path lengths (n_children_total, n_y, n_x) (inf where none) of each child sub-array at the
+    ends of its parent's needed segments; ct, cr: (n_b, 3) parent centres, c_ct, c_cr children's."""
+    n_b, n_x, n_y = k_lo.shape
+    n_child = c_ct.shape[0]
+    lo = np.full((n_child, n_y, n_x), np.inf)
+    hi = np.full((n_child, n_y, n_x), np.inf)
+    for p in range(n_b):
+        for ix in range(n_x):
+            for iy in range(n_y):
+                if k_hi[p, ix, iy] < k_lo[p, ix, iy]:
+                    continue
+                x, y = x0 + ix * h, y0 + iy * h
+                t_lo, t_hi = tau0[p] + k_lo[p, ix, iy] * h_tau, tau0[p] + k_hi[p, ix, iy] * h_tau
+                z_hi = _solve_z(x, y, t_hi, ct[p], cr[p], 0.5 * t_hi)
+                if z_hi < 0:
+                    continue
+                z_lo = _solve_z(x, y, t_lo, ct[p], cr[p], 0.5 * t_lo)
+                if z_lo < 0:
+                    z_lo = max(ct[p, 2], cr[p, 2]) + 1e-6
+                for c in children[p]:
+                    if c < 0:
+                        break
+                    lo[c, iy, ix] = _path(x, y, z_lo, c_ct[c], c_cr[c])
+                    hi[c, iy, ix] = _path(x, y, z_hi, c_ct[c], c_cr[c])
+    return lo, hi
+
+
+@njit(fastmath=True, inline="always")
+def _path(x, y, z, ct, cr):
+    """|p - ct| + |p - cr| at p = (x, y, z)."""
+    return math.sqrt((x - ct[0]) ** 2 + (y - ct[1]) ** 2 + (z - ct[2]) ** 2) + math.sqrt(
+        (x - cr[0]) ** 2 + (y - cr[1]) ** 2 + (z - cr[2]) ** 2
+    )
 
 
 @njit(fastmath=True, inline="always")
@@ -214,9 +350,9 @@ def _stage1(
     """Eq. (4) on the coarse points: (re, im) (n_b, n_xc, n_yc, n_tau) float32.
 
     prof_bits: (n_tx * n_rx * n_tau_prof,) complex64 range profiles viewed as int64 (one
-    64-bit gather per complex sample, as in the direct kernel). Parallel over (sub-array, x);
-    per coarse column the needed path lengths are processed together, so that the innermost
-    loops run over them (contiguous, vectorised).
+    64-bit load per complex sample, as in the direct kernel). Parallel over (sub-array, x);
+    per coarse column the RX distances and phasors of all its points are tabulated first, then
+    each point sums its pairs like the direct kernel (innermost loop over RX, a reduction).
     """
     n_b, n_xc, n_yc = k_lo.shape
     n_prof = prof_bits.shape[0] // (tx_m.shape[0] * n_rx_all)
@@ -230,12 +366,11 @@ def _stage1(
         n_r = len(rs)
         z = np.empty(n_tau)
         tau = np.empty(n_tau)
-        u_r = np.empty((n_r, n_tau), dtype=np.float32)
-        c_r = np.empty((n_r, n_tau), dtype=np.float32)
-        s_r = np.empty((n_r, n_tau), dtype=np.float32)
-        u_t = np.empty(n_tau, dtype=np.float32)
-        a_re = np.empty(n_tau, dtype=np.float32)
-        a_im = np.empty(n_tau, dtype=np.float32)
+        u_r = np.empty((n_tau, n_r), dtype=np.float32)
+        roff = (rs * n_prof).astype(np.int32)
+        c_r = np.empty((n_tau, n_r), dtype=np.float32)
+        s_r = np.empty((n_tau, n_r), dtype=np.float32)
+        u_max = np.float32(n_prof - 2)
         x = x0 + ix * h_lat
         for iy in range(n_yc):
             y = y0 + iy * h_lat
@@ -258,37 +393,140 @@ def _stage1(
                     d = math.sqrt(
                         (x - rx_m[r, 0]) ** 2 + (y - rx_m[r, 1]) ** 2 + (z[k] - rx_m[r, 2]) ** 2
                     )
-                    u_r[i, k] = (d - tau0_prof) * inv_dtau
-                    c_r[i, k], s_r[i, k] = unit_phasor(d, inv_lambda_c)
-            for t in ts:
-                for k in range(lo, hi):
-                    u_t[k] = math.sqrt(
+                    u_r[k, i] = (d - tau0_prof) * inv_dtau
+                    c_r[k, i], s_r[k, i] = unit_phasor(d, inv_lambda_c)
+            for k in range(lo, hi):
+                acc_re = np.float32(0.0)
+                acc_im = np.float32(0.0)
+                ur, cr_, sr_ = u_r[k], c_r[k], s_r[k]  # (n_r,) rows
+                for t in ts:
+                    d = math.sqrt(
                         (x - tx_m[t, 0]) ** 2 + (y - tx_m[t, 1]) ** 2 + (z[k] - tx_m[t, 2]) ** 2
-                    ) * inv_dtau
-                    a_re[k] = 0.0
-                    a_im[k] = 0.0
-                for i in range(n_r):
-                    pair = (t * n_rx_all + rs[i]) * n_prof
-                    for k in range(lo, hi):
+                    )
+                    ut = np.float32(d * inv_dtau)
+                    table = prof_bits[t * n_rx_all * n_prof : (t + 1) * n_rx_all * n_prof]
+                    a_re = np.float32(0.0)
+                    a_im = np.float32(0.0)
+                    for i in range(n_r):
                         # Linear interpolation of P_tr at u = (d_tx + d_rx - tau0) / dtau.
-                        u = min(max(u_t[k] + u_r[i, k], np.float32(0.0)), np.float32(n_prof - 2))
+                        u = min(max(ut + ur[i], np.float32(0.0)), u_max)
                         j = np.int32(u)
                         w = u - np.float32(j)
-                        q0, q1 = prof_bits[pair + j], prof_bits[pair + j + 1]
+                        q0 = table[roff[i] + j]
+                        q1 = table[roff[i] + j + 1]
                         re0 = bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
                         im0 = bits_as_float32(np.int32(q0 >> 32))
                         re1 = bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
                         im1 = bits_as_float32(np.int32(q1 >> 32))
                         v_re = re0 + w * (re1 - re0)
                         v_im = im0 + w * (im1 - im0)
-                        a_re[k] += v_re * c_r[i, k] - v_im * s_r[i, k]
-                        a_im[k] += v_re * s_r[i, k] + v_im * c_r[i, k]
-                for k in range(lo, hi):
-                    d = u_t[k] / inv_dtau
+                        a_re += v_re * cr_[i] - v_im * sr_[i]  # times the RX carrier phasor
+                        a_im += v_re * sr_[i] + v_im * cr_[i]
                     c, s = unit_phasor(d - tau[k], inv_lambda_c)  # TX phasor, demodulated
-                    j_re[b, ix, iy, k] += c * a_re[k] - s * a_im[k]
-                    j_im[b, ix, iy, k] += c * a_im[k] + s * a_re[k]
+                    acc_re += c * a_re - s * a_im
+                    acc_im += c * a_im + s * a_re
+                j_re[b, ix, iy, k] = acc_re
+                j_im[b, ix, iy, k] = acc_im
     return j_re, j_im
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _merge(
+    c_re, c_im, cx0, cy0, ch, c_tau0, c_ct, c_cr, x0, y0, h, tau0, ct, cr, k_lo, k_hi, n_tau,
+    children, h_tau, inv_lambda_c,
+):
+    """One level up: J_p = sum over children c of exp(j k_c (tau_c - tau_p)) J_c, eq. (4).
+
+    c_re, c_im: (n_c, n_xc, n_yc, n_tau_c) children's coarse points; c_ct, c_cr: (n_c, 3)
+    and ct, cr: (n_p, 3) sub-array centres. Each parent point (x, y, tau_p) is the 3D point with
+    tau_p = |p - ct| + |p - cr|; the child's J is interpolated there (6-point Lagrange, x then y
+    then tau_c). Parallel over (parent, x); returns (re, im) (n_p, n_x, n_y, n_tau) float32.
+    """
+    n_p, n_x, n_y = k_lo.shape
+    n_yc, n_tau_c = c_re.shape[2], c_re.shape[3]
+    out_re = np.zeros((n_p, n_x, n_y, n_tau), dtype=np.float32)
+    out_im = np.zeros((n_p, n_x, n_y, n_tau), dtype=np.float32)
+    for job in prange(n_p * n_x):
+        p, ix = job // n_x, job % n_x
+        x = x0 + ix * h
+        u = (x - cx0) / ch
+        jx = int(math.floor(u))
+        wx = _lagrange6(u - jx)
+        jx -= _LO
+        z = np.empty(n_tau)
+        u_c = np.empty(n_tau)
+        phase = np.empty(n_tau)
+        t_re = np.empty((n_yc, n_tau_c), dtype=np.float32)
+        t_im = np.empty((n_yc, n_tau_c), dtype=np.float32)
+        col_re = np.empty(n_tau_c, dtype=np.float32)
+        col_im = np.empty(n_tau_c, dtype=np.float32)
+        for c in children[p]:
+            if c < 0:
+                break
+            # x-interpolation of the child's points, once for all its y nodes and tau samples.
+            t_re[:] = 0.0
+            t_im[:] = 0.0
+            for m in range(_TAPS):
+                w = np.float32(wx[m])
+                if w == 0:
+                    continue
+                for iyc in range(n_yc):
+                    for k in range(n_tau_c):
+                        t_re[iyc, k] += w * c_re[c, jx + m, iyc, k]
+                        t_im[iyc, k] += w * c_im[c, jx + m, iyc, k]
+            for iy in range(n_y):
+                lo, hi = k_lo[p, ix, iy], k_hi[p, ix, iy] + 1
+                if hi <= lo:
+                    continue
+                y = y0 + iy * h
+                z_prev = -1.0
+                first = hi
+                u_min, u_max = np.inf, -np.inf
+                for k in range(lo, hi):
+                    tau = tau0[p] + k * h_tau
+                    z[k] = _solve_z(x, y, tau, ct[p], cr[p], z_prev if z_prev > 0 else 0.5 * tau)
+                    z_prev = z[k]
+                    if z[k] <= 0:
+                        continue
+                    first = min(first, k)
+                    tau_c = _path(x, y, z[k], c_ct[c], c_cr[c])
+                    u_c[k] = (tau_c - c_tau0[c]) / h_tau
+                    phase[k] = tau_c - tau
+                    u_min, u_max = min(u_min, u_c[k]), max(u_max, u_c[k])
+                if first == hi:
+                    continue
+                k_first = int(math.floor(u_min)) - _LO
+                k_last = int(math.floor(u_max)) + _HI
+                v = (y - cy0) / ch
+                jy = int(math.floor(v))
+                wy = _lagrange6(v - jy)
+                jy -= _LO
+                for k in range(k_first, k_last + 1):
+                    col_re[k] = 0.0
+                    col_im[k] = 0.0
+                for m in range(_TAPS):
+                    w = np.float32(wy[m])
+                    if w == 0:
+                        continue
+                    for k in range(k_first, k_last + 1):
+                        col_re[k] += w * t_re[jy + m, k]
+                        col_im[k] += w * t_im[jy + m, k]
+                for k in range(first, hi):
+                    i = int(math.floor(u_c[k]))
+                    w0, w1, w2, w3, w4, w5 = _lagrange6(u_c[k] - i)
+                    i -= _LO
+                    v_re = (
+                        w0 * col_re[i] + w1 * col_re[i + 1] + w2 * col_re[i + 2]
+                        + w3 * col_re[i + 3] + w4 * col_re[i + 4] + w5 * col_re[i + 5]
+                    )
+                    v_im = (
+                        w0 * col_im[i] + w1 * col_im[i + 1] + w2 * col_im[i + 2]
+                        + w3 * col_im[i + 3] + w4 * col_im[i + 4] + w5 * col_im[i + 5]
+                    )
+                    cs, sn = unit_phasor(phase[k], inv_lambda_c)  # exp(j k_c (tau_c - tau_p))
+                    out_re[p, ix, iy, k] += cs * v_re - sn * v_im
+                    out_im[p, ix, iy, k] += cs * v_im + sn * v_re
+    return out_re, out_im
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -337,7 +575,7 @@ def _stage2(
                 for k in range(n_tau):
                     t_re[ixc, k] = 0.0
                     t_im[ixc, k] = 0.0
-                for m in range(_LO + _HI + 1):
+                for m in range(_TAPS):
                     w = np.float32(wy[m])
                     for k in range(n_tau):
                         t_re[ixc, k] += w * j_re[b, ixc, jy + m, k]
@@ -355,7 +593,7 @@ def _stage2(
                 for k in range(k_first, k_last + 1):
                     col_re[k] = 0.0
                     col_im[k] = 0.0
-                for m in range(_LO + _HI + 1):
+                for m in range(_TAPS):
                     w = np.float32(wx[m])
                     for k in range(k_first, k_last + 1):
                         col_re[k] += w * t_re[jx + m, k]
@@ -413,25 +651,40 @@ def backproject_factorized(
 ) -> np.ndarray:
     """Factorised back-projection of s (n_tx, n_rx, n_freq): volume_zyx complex64."""
     plan = plan or cached_plan(array, grid)
-    # Profiles must cover the coarse points' path lengths: the grid box grown by the coarse
-    # grid's lateral margin and a few path-length samples in depth.
+    first, top, h_tau = plan.levels[0], plan.levels[-1], plan.h_tau_m
+    # Profiles must cover the path lengths of the finest level's points: its lateral grid, and
+    # the grid's depth grown by the interpolation stencils of every level.
     lo, hi = grid_box(grid)
-    margin = np.array([6 * plan.h_lat_m, 6 * plan.h_lat_m, 6 * plan.h_tau_m])
-    axis = tau_axis(array, lo - margin, hi + margin, oversample)
+    depth_margin = 6 * h_tau * len(plan.levels)
+    lo = np.array([first.x0_m, first.y0_m, lo[2] - depth_margin])
+    hi = np.array([
+        first.x0_m + (first.n_xc - 1) * first.h_lat_m,
+        first.y0_m + (first.n_yc - 1) * first.h_lat_m,
+        hi[2] + depth_margin,
+    ])
+    axis = tau_axis(array, lo, hi, oversample)
     tau0, dtau, _, f_c = axis
     prof = np.ascontiguousarray(range_profiles(s, array, axis)).ravel().view(np.int64)
-    tx_idx, tx_off = _flat_blocks(plan.tx_blocks)
-    rx_idx, rx_off = _flat_blocks(plan.rx_blocks)
+    tx_idx, tx_off = _flat_blocks(first.tx_blocks)
+    rx_idx, rx_off = _flat_blocks(first.rx_blocks)
     inv_lambda_c = f_c / SPEED_OF_LIGHT_M_S
     j_re, j_im = _stage1(
         prof, array.n_rx, array.tx_m, array.rx_m, tx_idx, tx_off, rx_idx, rx_off,
-        plan.sub_tx, plan.sub_rx, plan.tx_centres_m, plan.rx_centres_m,
-        plan.x0_m, plan.y0_m, plan.h_lat_m, plan.tau0_m, plan.h_tau_m, plan.k_lo, plan.k_hi,
-        plan.n_tau, tau0, 1.0 / dtau, inv_lambda_c,
+        first.sub_tx, first.sub_rx, first.tx_centres_m, first.rx_centres_m,
+        first.x0_m, first.y0_m, first.h_lat_m, first.tau0_m, h_tau, first.k_lo, first.k_hi,
+        first.n_tau, tau0, 1.0 / dtau, inv_lambda_c,
     )
+    for child, level in zip(plan.levels[:-1], plan.levels[1:], strict=True):
+        j_re, j_im = _merge(
+            j_re, j_im, child.x0_m, child.y0_m, child.h_lat_m, child.tau0_m,
+            child.tx_centres_m[child.sub_tx], child.rx_centres_m[child.sub_rx],
+            level.x0_m, level.y0_m, level.h_lat_m, level.tau0_m,
+            level.tx_centres_m[level.sub_tx], level.rx_centres_m[level.sub_rx],
+            level.k_lo, level.k_hi, level.n_tau, level.children, h_tau, inv_lambda_c,
+        )
     re, im = _stage2(
-        j_re, j_im, grid.x_m, grid.y_m, grid.z_m, plan.x0_m, plan.y0_m, plan.h_lat_m,
-        plan.tx_centres_m, plan.rx_centres_m, plan.sub_tx, plan.sub_rx, plan.tau0_m,
-        plan.h_tau_m, inv_lambda_c,
+        j_re, j_im, grid.x_m, grid.y_m, grid.z_m, top.x0_m, top.y0_m, top.h_lat_m,
+        top.tx_centres_m, top.rx_centres_m, top.sub_tx, top.sub_rx, top.tau0_m,
+        h_tau, inv_lambda_c,
     )
     return re + 1j * im

@@ -266,14 +266,14 @@ def backproject(
     """Fast back-projection (3) of s (n_tx, n_rx, n_freq) onto grid: volume_zyx (n_z, n_y, n_x).
 
     method: "factorized" (CPU, two-level factorised back-projection of
-    `radarface.radar.factorized`, about 6x faster than "numba"; needs the antennas in front of
+    `radarface.radar.factorized`, about 8x faster than "numba"; needs the antennas in front of
     the grid), "numba" (CPU, direct eq. (3)), both returning complex64 numpy arrays; "torch"
     (returns a complex64 tensor on `device`, default s's device; differentiable w.r.t. s);
     "reference" (the exact, slow `backproject_reference`, any frequency list; complex128 numpy);
     or "auto" (torch when `device` is CUDA, else factorized where it applies, else numba). The
     fast methods need a uniform sweep; "numba" and "torch" agree with the reference to ~0.2%
     relative RMS at the default oversampling (linear interpolation of the range profiles sampled
-    12x finer than Nyquist: 2.5 mm of path for the QAR50), "factorized" to ~0.3%.
+    12x finer than Nyquist: 2.5 mm of path for the QAR50), "factorized" to ~0.4%.
     """
     methods = ("factorized", "numba", "torch", "reference")
     if method == "auto":
