@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,13 +37,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def _jsonable(value: Any) -> Any:
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside `path`; rename it onto `path` if the block succeeds.
+
+    The rename fails (OSError) when `path` exists and is not an empty directory.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp creates 0700; give the usual permissions
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with dataclasses, tuples, numpy values and paths turned into JSON types."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -55,7 +77,7 @@ def _jsonable(value: Any) -> Any:
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write `data` (dataclasses, numpy values and paths allowed) as indented JSON, atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_jsonable(data), indent=2) + "\n")
+        tmp.write_text(json.dumps(jsonable(data), indent=2) + "\n")
 
 
 def provenance(**fields: Any) -> dict[str, Any]:
@@ -63,5 +85,5 @@ def provenance(**fields: Any) -> dict[str, Any]:
     return {
         "radarface_version": __version__,
         "python": platform.python_version(),
-        **_jsonable(fields),
+        **jsonable(fields),
     }

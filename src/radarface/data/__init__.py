@@ -1,1 +1,29 @@
-"""radarface.data"""
+"""Synthetic radar-face datasets: generation (local or dask), the zarr store, PyTorch loading.
+
+Data flows facemodel -> radar -> data; the parameter layout of the networks is `data.params`.
+"""
+
+from radarface.data.generate import (
+    DatasetConfig,
+    GenerateReport,
+    Sample,
+    SampleParams,
+    build_config,
+    generate_dataset,
+    render_sample,
+    sample_parameters,
+)
+from radarface.data.store import DatasetError, open_dataset
+
+__all__ = [
+    "DatasetConfig",
+    "DatasetError",
+    "GenerateReport",
+    "Sample",
+    "SampleParams",
+    "build_config",
+    "generate_dataset",
+    "open_dataset",
+    "render_sample",
+    "sample_parameters",
+]
