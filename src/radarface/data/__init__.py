@@ -3,6 +3,12 @@
 Data flows facemodel -> radar -> data; the parameter layout of the networks is `data.params`.
 """
 
+from radarface.data.dataset import (
+    INPUTS,
+    RadarFaceDataset,
+    decoder_image,
+    network_input,
+)
 from radarface.data.generate import (
     DatasetConfig,
     GenerateReport,
@@ -16,13 +22,17 @@ from radarface.data.generate import (
 from radarface.data.store import DatasetError, open_dataset
 
 __all__ = [
+    "INPUTS",
     "DatasetConfig",
     "DatasetError",
     "GenerateReport",
+    "RadarFaceDataset",
     "Sample",
     "SampleParams",
     "build_config",
+    "decoder_image",
     "generate_dataset",
+    "network_input",
     "open_dataset",
     "render_sample",
     "sample_parameters",
