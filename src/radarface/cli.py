@@ -284,7 +284,7 @@ def demo(
 # --- dataset ---------------------------------------------------------------------------------
 
 dataset_app = typer.Typer(
-    help="Synthetic radar-face datasets: generate (resumable, local or dask).",
+    help="Synthetic radar-face datasets: generate (resumable, local or dask), info, show.",
     no_args_is_help=True,
 )
 app.add_typer(dataset_app, name="dataset")
@@ -302,6 +302,9 @@ class PoseMode(enum.StrEnum):
 
     sampled = "sampled"
     neutral = "neutral"
+
+
+DatasetPathArgument = Annotated[Path, typer.Argument(help="Dataset directory.")]
 
 
 @dataset_app.command("generate")
@@ -373,6 +376,32 @@ def dataset_generate(
         )
         report = data.generate_dataset(out, config, face_model, workers, scheduler, progress)
         typer.echo(report.summary())
+
+
+@dataset_app.command("info")
+def dataset_info(path: DatasetPathArgument) -> None:
+    """Print a dataset's counts, settings, split sizes and disk size."""
+    from radarface import data
+
+    with _user_errors():
+        for key, value in data.dataset_info(path).items():
+            typer.echo(f"{key}: {value}")
+
+
+@dataset_app.command("show")
+def dataset_show(
+    path: DatasetPathArgument,
+    out: Annotated[Path, typer.Option(help="Output PNG.")],
+    index: Annotated[int, typer.Option(min=0, help="Sample index.")] = 0,
+    dynamic_range_db: DynamicRangeOption = 20.0,
+    face_model: FaceModelOption = None,
+) -> None:
+    """Draw one sample: mesh, amplitude, depth and its parameters."""
+    from radarface import data
+
+    with _user_errors():
+        shown = data.show_sample(path, index, out, face_model, dynamic_range_db)
+        typer.echo(f"wrote {shown}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from radarface.data.generate import (
     render_sample,
     sample_parameters,
 )
+from radarface.data.show import dataset_info, grid_figure, show_sample
 from radarface.data.store import DatasetError, open_dataset
 
 __all__ = [
@@ -30,10 +31,13 @@ __all__ = [
     "Sample",
     "SampleParams",
     "build_config",
+    "dataset_info",
     "decoder_image",
     "generate_dataset",
+    "grid_figure",
     "network_input",
     "open_dataset",
     "render_sample",
     "sample_parameters",
+    "show_sample",
 ]
