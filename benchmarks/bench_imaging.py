@@ -1,9 +1,10 @@
 """Back-projection timings: full QAR50 data (8836 pairs x 128 freqs) onto the default grid.
 
 Run: PYTHONPATH=src python benchmarks/bench_imaging.py
-Prints a markdown table (numba median of 3 after JIT warm-up; torch CPU and the exact reference
-timed on a z-subset of the grid and extrapolated linearly in voxels) and the relative RMS error
-of the fast paths against the reference on that subset.
+Prints a markdown table (factorized and numba: median of 3 after JIT warm-up and, for factorized,
+its plan; torch CPU and the exact reference timed on a z-subset of the grid and extrapolated
+linearly in voxels) and the relative RMS error of the fast paths against the reference on that
+subset, and of factorized against numba on the full grid.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from radarface.radar import (
     qar50_array,
     simulate_points,
 )
+from radarface.radar.factorized import cached_plan
 
 
 def timed(fn, repeat: int = 1) -> tuple[float, object]:
@@ -48,10 +50,15 @@ def main() -> None:
     scale = n_z / sub_z
 
     backproject(s, array, dataclasses.replace(grid, n_x=4, n_y=4), method="numba")  # JIT
-    t_numba, _ = timed(lambda: backproject(s, array, grid, method="numba"), repeat=3)
+    backproject(s, array, dataclasses.replace(grid, n_x=4, n_y=4), method="factorized")
+    t_plan, _ = timed(lambda: cached_plan(array, grid))
+    t_fact, v_fact = timed(lambda: backproject(s, array, grid, method="factorized"), repeat=3)
+    t_numba, v_numba = timed(lambda: backproject(s, array, grid, method="numba"), repeat=3)
     t_torch, v_torch = timed(lambda: backproject(s, array, sub, method="torch"))
     t_ref, v_ref = timed(lambda: backproject_reference(s, array, sub))
     v_numba_sub = backproject(s, array, sub, method="numba")
+    v_fact_sub = backproject(s, array, sub, method="factorized")
+    fact_vs_numba = np.linalg.norm(v_fact - v_numba) / np.linalg.norm(v_numba)
 
     def err(v: np.ndarray) -> float:
         return float(np.linalg.norm(v - v_ref) / np.linalg.norm(v_ref))
@@ -62,6 +69,10 @@ def main() -> None:
     print("| step | time (s) | note | rel. RMS vs reference |")
     print("|---|---|---|---|")
     print(f"| simulate_points | {t_sim:.3f} | {n_points} points | |")
+    print(
+        f"| backproject factorized | {t_fact:.2f} | median of 3; plan {t_plan:.2f} s once; "
+        f"{fact_vs_numba:.1e} vs numba | {err(v_fact_sub):.2e} |"
+    )
     print(f"| backproject numba | {t_numba:.2f} | median of 3 | {err(v_numba_sub):.2e} |")
     print(
         f"| backproject torch (CPU) | {t_torch * scale:.1f} | {t_torch:.2f} s for {sub_z} "

@@ -366,10 +366,14 @@ def _stage1(
         n_r = len(rs)
         z = np.empty(n_tau)
         tau = np.empty(n_tau)
-        u_r = np.empty((n_tau, n_r), dtype=np.float32)
+        n_t = len(ts)
         roff = (rs * n_prof).astype(np.int32)
-        c_r = np.empty((n_tau, n_r), dtype=np.float32)
-        s_r = np.empty((n_tau, n_r), dtype=np.float32)
+        u_r = np.empty((n_r, n_tau), dtype=np.float32)
+        c_r = np.empty((n_r, n_tau), dtype=np.float32)
+        s_r = np.empty((n_r, n_tau), dtype=np.float32)
+        u_t = np.empty((n_t, n_tau), dtype=np.float32)
+        c_t = np.empty((n_t, n_tau), dtype=np.float32)
+        s_t = np.empty((n_t, n_tau), dtype=np.float32)
         u_max = np.float32(n_prof - 2)
         x = x0 + ix * h_lat
         for iy in range(n_yc):
@@ -387,42 +391,48 @@ def _stage1(
                 if z[k] > 0 and first == hi:
                     first = k
             lo = first
+            # Per-antenna tables over the column's points (innermost loop over points:
+            # vectorised): RX path in profile samples and carrier phasor, TX path and phasor
+            # demodulated by tau_c.
             for i in range(n_r):
                 r = rs[i]
                 for k in range(lo, hi):
                     d = math.sqrt(
                         (x - rx_m[r, 0]) ** 2 + (y - rx_m[r, 1]) ** 2 + (z[k] - rx_m[r, 2]) ** 2
                     )
-                    u_r[k, i] = (d - tau0_prof) * inv_dtau
-                    c_r[k, i], s_r[k, i] = unit_phasor(d, inv_lambda_c)
-            for k in range(lo, hi):
-                acc_re = np.float32(0.0)
-                acc_im = np.float32(0.0)
-                ur, cr_, sr_ = u_r[k], c_r[k], s_r[k]  # (n_r,) rows
-                for t in ts:
+                    u_r[i, k] = (d - tau0_prof) * inv_dtau
+                    c_r[i, k], s_r[i, k] = unit_phasor(d, inv_lambda_c)
+            for m in range(n_t):
+                t = ts[m]
+                for k in range(lo, hi):
                     d = math.sqrt(
                         (x - tx_m[t, 0]) ** 2 + (y - tx_m[t, 1]) ** 2 + (z[k] - tx_m[t, 2]) ** 2
                     )
-                    ut = np.float32(d * inv_dtau)
-                    table = prof_bits[t * n_rx_all * n_prof : (t + 1) * n_rx_all * n_prof]
+                    u_t[m, k] = d * inv_dtau
+                    c_t[m, k], s_t[m, k] = unit_phasor(d - tau[k], inv_lambda_c)
+            for k in range(lo, hi):
+                acc_re = np.float32(0.0)
+                acc_im = np.float32(0.0)
+                for m in range(n_t):
+                    base = ts[m] * n_rx_all * n_prof
                     a_re = np.float32(0.0)
                     a_im = np.float32(0.0)
                     for i in range(n_r):
                         # Linear interpolation of P_tr at u = (d_tx + d_rx - tau0) / dtau.
-                        u = min(max(ut + ur[i], np.float32(0.0)), u_max)
+                        u = min(max(u_t[m, k] + u_r[i, k], np.float32(0.0)), u_max)
                         j = np.int32(u)
                         w = u - np.float32(j)
-                        q0 = table[roff[i] + j]
-                        q1 = table[roff[i] + j + 1]
+                        q0 = prof_bits[base + roff[i] + j]
+                        q1 = prof_bits[base + roff[i] + j + 1]
                         re0 = bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
                         im0 = bits_as_float32(np.int32(q0 >> 32))
                         re1 = bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
                         im1 = bits_as_float32(np.int32(q1 >> 32))
                         v_re = re0 + w * (re1 - re0)
                         v_im = im0 + w * (im1 - im0)
-                        a_re += v_re * cr_[i] - v_im * sr_[i]  # times the RX carrier phasor
-                        a_im += v_re * sr_[i] + v_im * cr_[i]
-                    c, s = unit_phasor(d - tau[k], inv_lambda_c)  # TX phasor, demodulated
+                        a_re += v_re * c_r[i, k] - v_im * s_r[i, k]  # times the RX phasor
+                        a_im += v_re * s_r[i, k] + v_im * c_r[i, k]
+                    c, s = c_t[m, k], s_t[m, k]
                     acc_re += c * a_re - s * a_im
                     acc_im += c * a_im + s * a_re
                 j_re[b, ix, iy, k] = acc_re

@@ -98,7 +98,7 @@ def unit_phasor(d_m: float, inv_lambda_c: float) -> tuple[float, float]:
     sin 2a = 2 s c): absolute error ~1e-6, far below the float32 resolution of the kernel.
     """
     turns = d_m * inv_lambda_c
-    a = (0.5 * math.pi) * (turns - round(turns))
+    a = (0.5 * math.pi) * (turns - math.floor(turns + 0.5))
     a2 = a * a
     c = 1.0 - a2 / 2 * (1.0 - a2 / 12 * (1.0 - a2 / 30 * (1.0 - a2 / 56)))
     s = a * (1.0 - a2 / 6 * (1.0 - a2 / 20 * (1.0 - a2 / 42 * (1.0 - a2 / 72))))
