@@ -395,19 +395,17 @@ def _stage1(
             # vectorised): RX path in profile samples and carrier phasor, TX path and phasor
             # demodulated by tau_c.
             for i in range(n_r):
-                r = rs[i]
+                lateral2 = (x - rx_m[rs[i], 0]) ** 2 + (y - rx_m[rs[i], 1]) ** 2
+                z_ant = rx_m[rs[i], 2]
                 for k in range(lo, hi):
-                    d = math.sqrt(
-                        (x - rx_m[r, 0]) ** 2 + (y - rx_m[r, 1]) ** 2 + (z[k] - rx_m[r, 2]) ** 2
-                    )
+                    d = math.sqrt(lateral2 + (z[k] - z_ant) ** 2)
                     u_r[i, k] = (d - tau0_prof) * inv_dtau
                     c_r[i, k], s_r[i, k] = unit_phasor(d, inv_lambda_c)
             for m in range(n_t):
-                t = ts[m]
+                lateral2 = (x - tx_m[ts[m], 0]) ** 2 + (y - tx_m[ts[m], 1]) ** 2
+                z_ant = tx_m[ts[m], 2]
                 for k in range(lo, hi):
-                    d = math.sqrt(
-                        (x - tx_m[t, 0]) ** 2 + (y - tx_m[t, 1]) ** 2 + (z[k] - tx_m[t, 2]) ** 2
-                    )
+                    d = math.sqrt(lateral2 + (z[k] - z_ant) ** 2)
                     u_t[m, k] = d * inv_dtau
                     c_t[m, k], s_t[m, k] = unit_phasor(d - tau[k], inv_lambda_c)
             for k in range(lo, hi):
