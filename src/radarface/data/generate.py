@@ -150,6 +150,7 @@ class GenerateReport:
     rendered: int
     seconds: float
     created: bool
+    completed_s: tuple[float, ...] = ()  # when each rendered sample completed, from the start
 
     def summary(self) -> str:
         """One line for the user."""
@@ -380,15 +381,30 @@ def _open_or_create(
 
 def cpu_count() -> int:
     """Cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
-def _init_worker(threads: int, face_model_path: str | None, config: DatasetConfig) -> None:
-    """Pool worker start: share the cores between workers, load the face model once."""
+# A pool worker's job, set once by its initializer: (out, config, face model path).
+_worker_job: tuple[str, DatasetConfig, str | None] | None = None
+
+
+def _init_worker(
+    threads: int, out: str, config: DatasetConfig, face_model_path: str | None
+) -> None:
+    """Pool worker start: share the cores, keep the job, load the face model once."""
+    global _worker_job
     numba.set_num_threads(threads)
     torch.set_num_threads(threads)
+    _worker_job = (out, config, face_model_path)
     if face_model_path is not None:
         load_checked_model(face_model_path, config)
+
+
+def _worker_task(index: int) -> int:
+    """render_and_store of sample `index` in a pool worker's job."""
+    return render_and_store(index, *_worker_job)
 
 
 def _run_pool(
@@ -400,9 +416,9 @@ def _run_pool(
         workers,
         mp_context=multiprocessing.get_context("spawn"),  # numba's OpenMP layer is not fork-safe
         initializer=_init_worker,
-        initargs=(threads, model_path, config),
+        initargs=(threads, out, config, model_path),
     ) as pool:
-        futures = [pool.submit(render_and_store, i, out, config, model_path) for i in todo]
+        futures = [pool.submit(_worker_task, i) for i in todo]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -476,6 +492,7 @@ def generate_dataset(
     done = store.done_flags(group)
     todo = [int(i) for i in np.flatnonzero(~done)]
     start = time.perf_counter()
+    completed_s = []
     if todo:
         completed = _run(todo, str(out), config, model_path, workers or cpu_count(), scheduler)
         with tqdm(
@@ -487,7 +504,9 @@ def generate_dataset(
             smoothing=0.05,
         ) as bar:
             for _ in completed:
+                completed_s.append(time.perf_counter() - start)
                 bar.update()
+    seconds = time.perf_counter() - start
     return GenerateReport(
-        out, config.n, int(done.sum()), len(todo), time.perf_counter() - start, created
+        out, config.n, int(done.sum()), len(todo), seconds, created, tuple(completed_s)
     )
