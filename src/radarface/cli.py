@@ -404,5 +404,77 @@ def dataset_show(
         typer.echo(f"wrote {shown}")
 
 
+class TrainStage(enum.StrEnum):
+    """Training stages (paper 3.3-3.5)."""
+
+    encoder = "encoder"
+    decoder = "decoder"
+    autoencoder = "autoencoder"
+
+
+class NetInput(enum.StrEnum):
+    """Network inputs."""
+
+    amplitude = "amplitude"
+    depth = "depth"
+    amplitude_depth = "amplitude-depth"
+
+
+class TrainPreset(enum.StrEnum):
+    """Training presets."""
+
+    cpu = "cpu"
+    paper = "paper"
+
+
+@app.command("train")
+def train(
+    stage: Annotated[TrainStage, typer.Argument(help="encoder, decoder or autoencoder.")],
+    data_dir: Annotated[Path, typer.Option("--data", help="Dataset directory.")],
+    out: Annotated[Path, typer.Option(help="Run directory (checkpoint, logs, metrics).")],
+    input: Annotated[
+        NetInput, typer.Option(help="Encoder input; the decoder renders --decoder-target.")
+    ] = NetInput.amplitude,
+    preset: Annotated[TrainPreset, typer.Option(help="paper: the paper's; cpu: reduced.")] = (
+        TrainPreset.cpu
+    ),
+    resume: Annotated[bool, typer.Option(help="Continue from RUN_DIR's checkpoint.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    encoder: Annotated[Path | None, typer.Option(help="Autoencoder: encoder run.")] = None,
+    decoder: Annotated[Path | None, typer.Option(help="Autoencoder: decoder run.")] = None,
+    decoder_target: Annotated[
+        str | None, typer.Option(help="Decoder: amplitude (default) or depth.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override the epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Override the batch.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Override the learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the seed.")] = None,
+    bf16: Annotated[bool | None, typer.Option(help="bfloat16 autocast.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Any other field: KEY=VALUE (TrainConfig) or net.KEY=VALUE (NetConfig)."
+        ),
+    ] = None,
+    face_model: FaceModelOption = None,
+) -> None:
+    """Train one stage of the paper's model on a dataset (resumable, CPU or CUDA, torchrun)."""
+    from radarface.train import parse_overrides, run_stage
+
+    with _user_errors():
+        overrides = parse_overrides(set_ or [])
+        named = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "bf16": bf16}
+        overrides.update({k: v for k, v in named.items() if v is not None})
+        if decoder_target is not None:
+            overrides.setdefault("net_overrides", {})["decoder_target"] = decoder_target
+        result = run_stage(
+            stage.value, data_dir, out, input=input.value, preset=preset.value, resume=resume,
+            encoder_run=encoder, decoder_run=decoder, face_model=face_model, device=device,
+            **overrides,
+        )  # fmt: skip
+        val = ", ".join(f"{k} {v:.4g}" for k, v in (result.get("val") or {}).items())
+        typer.echo(f"{stage.value} in {out}: {result.get('epoch', -1) + 1} epochs; val: {val}")
+
+
 if __name__ == "__main__":
     app()

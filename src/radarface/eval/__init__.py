@@ -7,6 +7,7 @@ from radarface.eval.metrics import (
     mean_baseline,
     param_errors,
     random_baseline,
+    vertex_distance,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "mean_baseline",
     "param_errors",
     "random_baseline",
+    "vertex_distance",
 ]

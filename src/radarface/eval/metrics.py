@@ -16,10 +16,25 @@ from collections.abc import Callable
 import torch
 
 from radarface.data import params as P
+from radarface.facemodel import MorphableModel, mean_vertex_distance_mm
 
 VertexDistanceMm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(pred_params (B,26), true_params (B,26)) -> per-sample mean vertex distance in mm, (B,),
 computed without the pose; provided by the caller, who owns the face model."""
+
+
+def vertex_distance(model: MorphableModel) -> VertexDistanceMm:
+    """The paper's point distance for `model`: meshes of the predicted and the true 10 shape and
+    7 expression coefficients, without pose, compared vertex by vertex (mm, per sample)."""
+
+    def distance_mm(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+        def mesh(params: torch.Tensor) -> torch.Tensor:
+            p = params.detach().double().cpu()
+            return model.vertices(p[:, P.SHAPE], p[:, P.EXPRESSION])
+
+        return mean_vertex_distance_mm(mesh(pred), mesh(true))
+
+    return distance_mm
 
 
 def param_errors(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:

@@ -263,6 +263,8 @@ def fit(
     with _summary_writer(out_dir / "tensorboard", rank == 0) as writer:
         for epoch in range(start_epoch, cfg.epochs):
             sampler.set_epoch(epoch)
+            if hasattr(train_ds, "set_epoch"):  # per-epoch draws, e.g. sampled dynamic ranges
+                train_ds.set_epoch(epoch)
             train = _train_epoch(
                 ddp,
                 train_loader,
