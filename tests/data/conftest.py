@@ -5,41 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from radarface.data import DatasetConfig, build_config, generate_dataset
-from radarface.facemodel import MorphableModel, save_model
-from radarface.facemodel.loaders import _quads_to_triangles
 from radarface.radar import ImagingGrid, RadarArray, linear_sweep, qar50_array
 
 FREQ_GHZ = "72:82:32"
 PIXELS, PITCH_MM = 16, 4.0
-
-
-def bump_model() -> MorphableModel:
-    """A 8 x 6 cm bumped grid facing +z with 12 shape and 8 expression components."""
-    rows, cols, spacing = 7, 9, 0.01
-    y, x = np.mgrid[0:rows, 0:cols].astype(float)
-    x, y = (x - (cols - 1) / 2) * spacing, ((rows - 1) / 2 - y) * spacing
-    z = 0.03 * np.exp(-(x**2 + y**2) / (2 * 0.03**2))
-    vertices = np.stack([x, y, z], -1).reshape(-1, 3)
-    quads = np.array(
-        [
-            [r * cols + c, (r + 1) * cols + c, (r + 1) * cols + c + 1, r * cols + c + 1]
-            for r in range(rows - 1)
-            for c in range(cols - 1)
-        ]
-    )
-    rng = np.random.default_rng(0)
-    return MorphableModel.build(
-        name="bump",
-        mean_m=vertices,
-        shape_basis_m=rng.normal(0, 0.002, (12, len(vertices), 3)),
-        expr_basis_m=rng.normal(0, 0.001, (8, len(vertices), 3)),
-        triangles=_quads_to_triangles(quads),
-        landmarks=np.array([0]),
-    )
 
 
 @dataclass(frozen=True)
@@ -68,7 +40,7 @@ class Tiny:
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Tiny:
+def tiny(bump_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Tiny:
     root = tmp_path_factory.mktemp("tiny")
     qar50 = qar50_array(linear_sweep(72e9, 82e9, 32))
     array = RadarArray(qar50.tx_m[::6], qar50.rx_m[::6], qar50.freq_hz)
@@ -79,8 +51,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Tiny:
         )
         csvs.append(root / name)
     grid = ImagingGrid(n_x=PIXELS, n_y=PIXELS, pitch_m=PITCH_MM * 1e-3)
-    model_path = save_model(bump_model(), root / "bump.npz")
-    return Tiny(model_path, csvs[0], csvs[1], array, grid)
+    return Tiny(bump_model_path, csvs[0], csvs[1], array, grid)
 
 
 @pytest.fixture(scope="session")
