@@ -1,6 +1,6 @@
 """CPU/GPU time per training step of encoder, decoder and autoencoder (fp32 vs bf16 autocast).
 
-PYTHONPATH=src python benchmarks/train_step.py --preset cpu --size 128 --threads 2
+python benchmarks/train_step.py --preset cpu --size 128 --threads 2
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 
 import torch
 
+from radarface.data import params as P
 from radarface.nn import Autoencoder, Decoder, Encoder, NetConfig
-from radarface.nn import params as P
 
 
 def step_seconds(

@@ -49,7 +49,10 @@ def test_presets() -> None:
 
 def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
     train, val = SyntheticFaces(24), SyntheticFaces(8, seed=1)
-    cfg = tiny_cfg("encoder", net=replace(TINY_NET, dropout=0.5), lr_end=0.005, lr_ramp_epochs=2)
+    cfg = tiny_cfg(
+        "encoder", net=replace(TINY_NET, dropout=0.5), lr_end=0.005, lr_ramp_epochs=2,
+        weight_decay=0.01,
+    )  # fmt: skip
     full = train_encoder(train, val, cfg, tmp_path / "full")
     train_encoder(train, val, replace(cfg, epochs=1), tmp_path / "split")
     resumed = train_encoder(train, val, cfg, tmp_path / "split", resume=True)

@@ -194,8 +194,11 @@ def make_plan(
             parent_t = _parent_of(tx_child, tx_blocks)
             parent_r = _parent_of(rx_child, rx_blocks)
             kids = [
-                [t * len(rx_child) + r for t in np.flatnonzero(parent_t == st)
-                 for r in np.flatnonzero(parent_r == sr)]
+                [
+                    t * len(rx_child) + r
+                    for t in np.flatnonzero(parent_t == st)
+                    for r in np.flatnonzero(parent_r == sr)
+                ]
                 for st, sr in zip(sub_tx, sub_rx, strict=True)
             ]
             children = np.full((len(kids), max(map(len, kids))), -1, dtype=np.int64)
@@ -217,28 +220,63 @@ def make_plan(
     tau_ends = dist(tx_c)[sub_tx] + dist(rx_c)[sub_rx]  # (n_b, 2, n_y, n_x)
     x0, y0, h, n_xc, n_yc = lateral[-1]
     tau_lo, tau_hi = _spread_ranges(
-        tau_ends[:, 0], tau_ends[:, 1], _stencil_base((x - x0) / h), _stencil_base((y - y0) / h),
-        n_xc, n_yc,
+        tau_ends[:, 0],
+        tau_ends[:, 1],
+        _stencil_base((x - x0) / h),
+        _stencil_base((y - y0) / h),
+        n_xc,
+        n_yc,
     )
     levels: list[Level] = []
     for i in reversed(range(n_levels)):
         sub_tx, sub_rx, tx_blocks, rx_blocks, tx_c, rx_c, children = geometry[i]
         tau0, k_lo, k_hi, n_tau = _tau_to_k(tau_lo, tau_hi, h_tau)
         x0, y0, h, n_xc, n_yc = lateral[i]
-        levels.insert(0, Level(
-            sub_tx, sub_rx, tx_blocks, rx_blocks, tx_c, rx_c, children,
-            x0, y0, h, n_xc, n_yc, tau0, n_tau, k_lo, k_hi,
-        ))
+        levels.insert(
+            0,
+            Level(
+                sub_tx,
+                sub_rx,
+                tx_blocks,
+                rx_blocks,
+                tx_c,
+                rx_c,
+                children,
+                x0,
+                y0,
+                h,
+                n_xc,
+                n_yc,
+                tau0,
+                n_tau,
+                k_lo,
+                k_hi,
+            ),
+        )
         if i:
             c_tx, c_rx, _, _, c_tx_c, c_rx_c, _ = geometry[i - 1]
             cx0, cy0, ch, cn_x, cn_y = lateral[i - 1]
             seg_lo, seg_hi = _child_ranges(
-                tx_c[sub_tx], rx_c[sub_rx], x0, y0, h, tau0, h_tau, k_lo, k_hi,
-                children, c_tx_c[c_tx], c_rx_c[c_rx],
+                tx_c[sub_tx],
+                rx_c[sub_rx],
+                x0,
+                y0,
+                h,
+                tau0,
+                h_tau,
+                k_lo,
+                k_hi,
+                children,
+                c_tx_c[c_tx],
+                c_rx_c[c_rx],
             )
             tau_lo, tau_hi = _spread_ranges(
-                seg_lo, seg_hi, _stencil_base((x0 + h * np.arange(n_xc) - cx0) / ch),
-                _stencil_base((y0 + h * np.arange(n_yc) - cy0) / ch), cn_x, cn_y,
+                seg_lo,
+                seg_hi,
+                _stencil_base((x0 + h * np.arange(n_xc) - cx0) / ch),
+                _stencil_base((y0 + h * np.arange(n_yc) - cy0) / ch),
+                cn_x,
+                cn_y,
             )
     return FactorizedPlan(levels, h_tau)
 
@@ -344,8 +382,29 @@ def _solve_z(x, y, tau, ct, cr, z_start):
 
 @njit(parallel=True, fastmath=True, cache=True)
 def _stage1(
-    prof_bits, n_rx_all, tx_m, rx_m, tx_idx, tx_off, rx_idx, rx_off, sub_tx, sub_rx, tx_c, rx_c,
-    x0, y0, h_lat, tau0_sub, h_tau, k_lo, k_hi, n_tau, tau0_prof, inv_dtau, inv_lambda_c,
+    prof_bits,
+    n_rx_all,
+    tx_m,
+    rx_m,
+    tx_idx,
+    tx_off,
+    rx_idx,
+    rx_off,
+    sub_tx,
+    sub_rx,
+    tx_c,
+    rx_c,
+    x0,
+    y0,
+    h_lat,
+    tau0_sub,
+    h_tau,
+    k_lo,
+    k_hi,
+    n_tau,
+    tau0_prof,
+    inv_dtau,
+    inv_lambda_c,
 ):
     """Eq. (4) on the coarse points: (re, im) (n_b, n_xc, n_yc, n_tau) float32.
 
@@ -440,8 +499,26 @@ def _stage1(
 
 @njit(parallel=True, fastmath=True, cache=True)
 def _merge(
-    c_re, c_im, cx0, cy0, ch, c_tau0, c_ct, c_cr, x0, y0, h, tau0, ct, cr, k_lo, k_hi, n_tau,
-    children, h_tau, inv_lambda_c,
+    c_re,
+    c_im,
+    cx0,
+    cy0,
+    ch,
+    c_tau0,
+    c_ct,
+    c_cr,
+    x0,
+    y0,
+    h,
+    tau0,
+    ct,
+    cr,
+    k_lo,
+    k_hi,
+    n_tau,
+    children,
+    h_tau,
+    inv_lambda_c,
 ):
     """One level up: J_p = sum over children c of exp(j k_c (tau_c - tau_p)) J_c, eq. (4).
 
@@ -524,12 +601,20 @@ def _merge(
                     w0, w1, w2, w3, w4, w5 = _lagrange6(u_c[k] - i)
                     i -= _LO
                     v_re = (
-                        w0 * col_re[i] + w1 * col_re[i + 1] + w2 * col_re[i + 2]
-                        + w3 * col_re[i + 3] + w4 * col_re[i + 4] + w5 * col_re[i + 5]
+                        w0 * col_re[i]
+                        + w1 * col_re[i + 1]
+                        + w2 * col_re[i + 2]
+                        + w3 * col_re[i + 3]
+                        + w4 * col_re[i + 4]
+                        + w5 * col_re[i + 5]
                     )
                     v_im = (
-                        w0 * col_im[i] + w1 * col_im[i + 1] + w2 * col_im[i + 2]
-                        + w3 * col_im[i + 3] + w4 * col_im[i + 4] + w5 * col_im[i + 5]
+                        w0 * col_im[i]
+                        + w1 * col_im[i + 1]
+                        + w2 * col_im[i + 2]
+                        + w3 * col_im[i + 3]
+                        + w4 * col_im[i + 4]
+                        + w5 * col_im[i + 5]
                     )
                     cs, sn = unit_phasor(phase[k], inv_lambda_c)  # exp(j k_c (tau_c - tau_p))
                     out_re[p, ix, iy, k] += cs * v_re - sn * v_im
@@ -539,7 +624,20 @@ def _merge(
 
 @njit(parallel=True, fastmath=True, cache=True)
 def _stage2(
-    j_re, j_im, x_m, y_m, z_m, x0, y0, h_lat, tx_c, rx_c, sub_tx, sub_rx, tau0_sub, h_tau,
+    j_re,
+    j_im,
+    x_m,
+    y_m,
+    z_m,
+    x0,
+    y0,
+    h_lat,
+    tx_c,
+    rx_c,
+    sub_tx,
+    sub_rx,
+    tau0_sub,
+    h_tau,
     inv_lambda_c,
 ):
     """Interpolate every J_b to the voxels, remodulate, sum: (re, im) (n_z, n_y, n_x) float32.
@@ -612,12 +710,20 @@ def _stage2(
                     w0, w1, w2, w3, w4, w5 = _lagrange6(u - i)
                     i -= _LO
                     v_re = np.float32(
-                        w0 * col_re[i] + w1 * col_re[i + 1] + w2 * col_re[i + 2]
-                        + w3 * col_re[i + 3] + w4 * col_re[i + 4] + w5 * col_re[i + 5]
+                        w0 * col_re[i]
+                        + w1 * col_re[i + 1]
+                        + w2 * col_re[i + 2]
+                        + w3 * col_re[i + 3]
+                        + w4 * col_re[i + 4]
+                        + w5 * col_re[i + 5]
                     )
                     v_im = np.float32(
-                        w0 * col_im[i] + w1 * col_im[i + 1] + w2 * col_im[i + 2]
-                        + w3 * col_im[i + 3] + w4 * col_im[i + 4] + w5 * col_im[i + 5]
+                        w0 * col_im[i]
+                        + w1 * col_im[i + 1]
+                        + w2 * col_im[i + 2]
+                        + w3 * col_im[i + 3]
+                        + w4 * col_im[i + 4]
+                        + w5 * col_im[i + 5]
                     )
                     # Carrier exp(j k_c tau_c) = TX-centre phasor x RX-centre phasor.
                     c = c_c[ct, ix, iz] * c_c[cr, ix, iz] - s_c[ct, ix, iz] * s_c[cr, ix, iz]
@@ -665,11 +771,13 @@ def backproject_factorized(
     lo, hi = grid_box(grid)
     depth_margin = 6 * h_tau * len(plan.levels)
     lo = np.array([first.x0_m, first.y0_m, lo[2] - depth_margin])
-    hi = np.array([
-        first.x0_m + (first.n_xc - 1) * first.h_lat_m,
-        first.y0_m + (first.n_yc - 1) * first.h_lat_m,
-        hi[2] + depth_margin,
-    ])
+    hi = np.array(
+        [
+            first.x0_m + (first.n_xc - 1) * first.h_lat_m,
+            first.y0_m + (first.n_yc - 1) * first.h_lat_m,
+            hi[2] + depth_margin,
+        ]
+    )
     axis = tau_axis(array, lo, hi, oversample)
     tau0, dtau, _, f_c = axis
     prof = np.ascontiguousarray(range_profiles(s, array, axis)).ravel().view(np.int64)
@@ -677,22 +785,68 @@ def backproject_factorized(
     rx_idx, rx_off = _flat_blocks(first.rx_blocks)
     inv_lambda_c = f_c / SPEED_OF_LIGHT_M_S
     j_re, j_im = _stage1(
-        prof, array.n_rx, array.tx_m, array.rx_m, tx_idx, tx_off, rx_idx, rx_off,
-        first.sub_tx, first.sub_rx, first.tx_centres_m, first.rx_centres_m,
-        first.x0_m, first.y0_m, first.h_lat_m, first.tau0_m, h_tau, first.k_lo, first.k_hi,
-        first.n_tau, tau0, 1.0 / dtau, inv_lambda_c,
+        prof,
+        array.n_rx,
+        array.tx_m,
+        array.rx_m,
+        tx_idx,
+        tx_off,
+        rx_idx,
+        rx_off,
+        first.sub_tx,
+        first.sub_rx,
+        first.tx_centres_m,
+        first.rx_centres_m,
+        first.x0_m,
+        first.y0_m,
+        first.h_lat_m,
+        first.tau0_m,
+        h_tau,
+        first.k_lo,
+        first.k_hi,
+        first.n_tau,
+        tau0,
+        1.0 / dtau,
+        inv_lambda_c,
     )
     for child, level in zip(plan.levels[:-1], plan.levels[1:], strict=True):
         j_re, j_im = _merge(
-            j_re, j_im, child.x0_m, child.y0_m, child.h_lat_m, child.tau0_m,
-            child.tx_centres_m[child.sub_tx], child.rx_centres_m[child.sub_rx],
-            level.x0_m, level.y0_m, level.h_lat_m, level.tau0_m,
-            level.tx_centres_m[level.sub_tx], level.rx_centres_m[level.sub_rx],
-            level.k_lo, level.k_hi, level.n_tau, level.children, h_tau, inv_lambda_c,
+            j_re,
+            j_im,
+            child.x0_m,
+            child.y0_m,
+            child.h_lat_m,
+            child.tau0_m,
+            child.tx_centres_m[child.sub_tx],
+            child.rx_centres_m[child.sub_rx],
+            level.x0_m,
+            level.y0_m,
+            level.h_lat_m,
+            level.tau0_m,
+            level.tx_centres_m[level.sub_tx],
+            level.rx_centres_m[level.sub_rx],
+            level.k_lo,
+            level.k_hi,
+            level.n_tau,
+            level.children,
+            h_tau,
+            inv_lambda_c,
         )
     re, im = _stage2(
-        j_re, j_im, grid.x_m, grid.y_m, grid.z_m, top.x0_m, top.y0_m, top.h_lat_m,
-        top.tx_centres_m, top.rx_centres_m, top.sub_tx, top.sub_rx, top.tau0_m,
-        h_tau, inv_lambda_c,
+        j_re,
+        j_im,
+        grid.x_m,
+        grid.y_m,
+        grid.z_m,
+        top.x0_m,
+        top.y0_m,
+        top.h_lat_m,
+        top.tx_centres_m,
+        top.rx_centres_m,
+        top.sub_tx,
+        top.sub_rx,
+        top.tau0_m,
+        h_tau,
+        inv_lambda_c,
     )
     return re + 1j * im

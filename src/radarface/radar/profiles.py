@@ -26,9 +26,7 @@ from radarface.radar.array import SPEED_OF_LIGHT_M_S, ImagingGrid, RadarArray
 DEFAULT_OVERSAMPLE = 12
 
 
-def distance_range(
-    points_m: np.ndarray, lo_m: np.ndarray, hi_m: np.ndarray
-) -> tuple[float, float]:
+def distance_range(points_m: np.ndarray, lo_m: np.ndarray, hi_m: np.ndarray) -> tuple[float, float]:
     """(min, max) distance between any point (P, 3) and the box [lo_m, hi_m] (3,) (bounds)."""
     nearest = np.linalg.norm(np.clip(points_m, lo_m, hi_m) - points_m, axis=1)
     farthest = np.linalg.norm(np.maximum(np.abs(points_m - lo_m), np.abs(points_m - hi_m)), axis=1)

@@ -44,6 +44,7 @@ class TrainConfig:
     lr: float
     lr_end: float | None = None  # linear from lr to lr_end over lr_ramp_epochs, then constant
     lr_ramp_epochs: int = 0
+    weight_decay: float = 0.0  # decoupled (AdamW); 0 is plain Adam, as in the paper
     lambda_params: float = 1.0  # autoencoder: L = L_image + lambda_params * L_params
     recon_channel: int = 0  # autoencoder: input channel reconstructed if items carry no target
     net: NetConfig = field(default_factory=NetConfig)

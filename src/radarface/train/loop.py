@@ -206,7 +206,7 @@ def fit(
     vertex_distance_mm: VertexDistanceMm | None = None,
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Seed, build the model and train it with Adam (trainable parameters); checkpoint each epoch.
+    """Seed, build the model and train it with AdamW (trainable parameters); checkpoint each epoch.
 
     Works single-process and under torchrun (DDP, DistributedSampler, rank 0 writes). Returns
     {"epoch", "train": mean loss parts, "val": validation metrics} of the last epoch.
@@ -223,7 +223,8 @@ def fit(
     model = build_model().to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: cfg.lr_factor(e))
 
     start_epoch, history = 0, []
