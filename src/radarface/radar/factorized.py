@@ -101,6 +101,17 @@ class Level:
     k_lo: np.ndarray  # (n_b, n_xc, n_yc) int32: first needed tau index (k_hi < k_lo: none)
     k_hi: np.ndarray  # (n_b, n_xc, n_yc) int32: last needed tau index
 
+    def coarse_grid(self) -> tuple[float, float, float, np.ndarray, np.ndarray, np.ndarray]:
+        """x0, y0, h_lat, tau0 and the (n_b, 3) TX and RX centres of every sub-array."""
+        return (
+            self.x0_m,
+            self.y0_m,
+            self.h_lat_m,
+            self.tau0_m,
+            self.tx_centres_m[self.sub_tx],
+            self.rx_centres_m[self.sub_rx],
+        )
+
 
 @dataclass(frozen=True)
 class FactorizedPlan:
@@ -354,6 +365,23 @@ def _lagrange6(t: float) -> tuple[float, float, float, float, float, float]:
 
 
 @njit(fastmath=True, inline="always")
+def _interp6(col_re, col_im, u):
+    """(re, im) of the column at fractional index u by 6-point Lagrange interpolation."""
+    i = int(math.floor(u))
+    w0, w1, w2, w3, w4, w5 = _lagrange6(u - i)
+    i -= _LO
+    re = (
+        w0 * col_re[i] + w1 * col_re[i + 1] + w2 * col_re[i + 2]
+        + w3 * col_re[i + 3] + w4 * col_re[i + 4] + w5 * col_re[i + 5]
+    )  # fmt: skip
+    im = (
+        w0 * col_im[i] + w1 * col_im[i + 1] + w2 * col_im[i + 2]
+        + w3 * col_im[i + 3] + w4 * col_im[i + 4] + w5 * col_im[i + 5]
+    )  # fmt: skip
+    return re, im
+
+
+@njit(fastmath=True, inline="always")
 def _solve_z(x, y, tau, ct, cr, z_start):
     """z > max(ct_z, cr_z) with |p - ct| + |p - cr| = tau at p = (x, y, z); -1 if there is none.
 
@@ -597,25 +625,7 @@ def _merge(
                         col_re[k] += w * t_re[jy + m, k]
                         col_im[k] += w * t_im[jy + m, k]
                 for k in range(first, hi):
-                    i = int(math.floor(u_c[k]))
-                    w0, w1, w2, w3, w4, w5 = _lagrange6(u_c[k] - i)
-                    i -= _LO
-                    v_re = (
-                        w0 * col_re[i]
-                        + w1 * col_re[i + 1]
-                        + w2 * col_re[i + 2]
-                        + w3 * col_re[i + 3]
-                        + w4 * col_re[i + 4]
-                        + w5 * col_re[i + 5]
-                    )
-                    v_im = (
-                        w0 * col_im[i]
-                        + w1 * col_im[i + 1]
-                        + w2 * col_im[i + 2]
-                        + w3 * col_im[i + 3]
-                        + w4 * col_im[i + 4]
-                        + w5 * col_im[i + 5]
-                    )
+                    v_re, v_im = _interp6(col_re, col_im, u_c[k])
                     cs, sn = unit_phasor(phase[k], inv_lambda_c)  # exp(j k_c (tau_c - tau_p))
                     out_re[p, ix, iy, k] += cs * v_re - sn * v_im
                     out_im[p, ix, iy, k] += cs * v_im + sn * v_re
@@ -706,25 +716,8 @@ def _stage2(
                         col_im[k] += w * t_im[jx + m, k]
                 for iz in range(n_z):
                     u = (d_c[ct, ix, iz] + d_c[cr, ix, iz] - tau0_sub[b]) / h_tau
-                    i = int(math.floor(u))
-                    w0, w1, w2, w3, w4, w5 = _lagrange6(u - i)
-                    i -= _LO
-                    v_re = np.float32(
-                        w0 * col_re[i]
-                        + w1 * col_re[i + 1]
-                        + w2 * col_re[i + 2]
-                        + w3 * col_re[i + 3]
-                        + w4 * col_re[i + 4]
-                        + w5 * col_re[i + 5]
-                    )
-                    v_im = np.float32(
-                        w0 * col_im[i]
-                        + w1 * col_im[i + 1]
-                        + w2 * col_im[i + 2]
-                        + w3 * col_im[i + 3]
-                        + w4 * col_im[i + 4]
-                        + w5 * col_im[i + 5]
-                    )
+                    v_re, v_im = _interp6(col_re, col_im, u)
+                    v_re, v_im = np.float32(v_re), np.float32(v_im)
                     # Carrier exp(j k_c tau_c) = TX-centre phasor x RX-centre phasor.
                     c = c_c[ct, ix, iz] * c_c[cr, ix, iz] - s_c[ct, ix, iz] * s_c[cr, ix, iz]
                     s = c_c[ct, ix, iz] * s_c[cr, ix, iz] + s_c[ct, ix, iz] * c_c[cr, ix, iz]
@@ -813,18 +806,8 @@ def backproject_factorized(
         j_re, j_im = _merge(
             j_re,
             j_im,
-            child.x0_m,
-            child.y0_m,
-            child.h_lat_m,
-            child.tau0_m,
-            child.tx_centres_m[child.sub_tx],
-            child.rx_centres_m[child.sub_rx],
-            level.x0_m,
-            level.y0_m,
-            level.h_lat_m,
-            level.tau0_m,
-            level.tx_centres_m[level.sub_tx],
-            level.rx_centres_m[level.sub_rx],
+            *child.coarse_grid(),
+            *level.coarse_grid(),
             level.k_lo,
             level.k_hi,
             level.n_tau,
