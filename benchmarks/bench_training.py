@@ -64,11 +64,9 @@ def main() -> None:
     }
     config = DatasetConfig.from_json(open_dataset(args.data).attrs["config"])
     model = load_checked_model(resolve_face_model_path(args.face_model), config)
+    train_targets, val_targets = targets(args.data, "train"), targets(args.data, "val")
     baselines = baseline_errors(
-        targets(args.data, "train"),
-        targets(args.data, "val"),
-        vertex_distance(model),
-        torch.Generator().manual_seed(0),
+        train_targets, val_targets, vertex_distance(model), torch.Generator().manual_seed(0)
     )
     lines = [row(f"Baseline ({k})", v, None) for k, v in baselines.items()]
     decoder_dir = args.out / "decoder-amplitude"
@@ -82,7 +80,7 @@ def main() -> None:
             **common,
         )  # fmt: skip
         lines.append(row(f"Autoencoder ({name})", ae["val"], t_ae))
-    n_train, n_val = len(targets(args.data, "train")), len(targets(args.data, "val"))
+    n_train, n_val = len(train_targets), len(val_targets)
     print(
         f"{args.preset} preset; {n_train} training / {n_val} validation images of "
         f"{config.grid.n_y} x {config.grid.n_x}; decoder (amplitude, 15 dB): val image MSE "

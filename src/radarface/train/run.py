@@ -104,8 +104,8 @@ def run_stage(
         decoder = TrainConfig.from_dict(_run_config(Path(decoder_run))["config"])
         net_overrides["decoder_target"] = decoder.net.decoder_target
     net_overrides.update(overrides.pop("net_overrides", {}))
-    net = dataclasses.replace(TrainConfig.preset(preset, stage).net, **net_overrides)
-    cfg = TrainConfig.preset(preset, stage, net=net, **overrides)
+    base = TrainConfig.preset(preset, stage)
+    cfg = dataclasses.replace(base, net=dataclasses.replace(base.net, **net_overrides), **overrides)
     train_ds, val_ds = _datasets(stage, data_dir, input, cfg.net.decoder_target, cfg.seed)
     if len(train_ds) == 0 or len(val_ds) == 0:
         raise ValueError(f"{data_dir}: the train and val splits must both be non-empty")
