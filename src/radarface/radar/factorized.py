@@ -369,7 +369,7 @@ def _interp6(col_re, col_im, u):
     """(re, im) of the column at fractional index u by 6-point Lagrange interpolation."""
     i = int(math.floor(u))
     w0, w1, w2, w3, w4, w5 = _lagrange6(u - i)
-    i -= _LO
+    i = np.uintp(i - _LO)  # unsigned: no negative-index wraparound in the loads
     re = (
         w0 * col_re[i] + w1 * col_re[i + 1] + w2 * col_re[i + 2]
         + w3 * col_re[i + 3] + w4 * col_re[i + 4] + w5 * col_re[i + 5]
@@ -461,6 +461,10 @@ def _stage1(
         u_t = np.empty((n_t, n_tau), dtype=np.float32)
         c_t = np.empty((n_t, n_tau), dtype=np.float32)
         s_t = np.empty((n_t, n_tau), dtype=np.float32)
+        a_re = np.empty(n_tau, dtype=np.float32)
+        a_im = np.empty(n_tau, dtype=np.float32)
+        acc_re = np.empty(n_tau, dtype=np.float32)
+        acc_im = np.empty(n_tau, dtype=np.float32)
         u_max = np.float32(n_prof - 2)
         x = x0 + ix * h_lat
         for iy in range(n_yc):
@@ -484,44 +488,50 @@ def _stage1(
             for i in range(n_r):
                 lateral2 = (x - rx_m[rs[i], 0]) ** 2 + (y - rx_m[rs[i], 1]) ** 2
                 z_ant = rx_m[rs[i], 2]
-                for k in range(lo, hi):
+                for k in range(np.uintp(lo), np.uintp(hi)):
                     d = math.sqrt(lateral2 + (z[k] - z_ant) ** 2)
                     u_r[i, k] = (d - tau0_prof) * inv_dtau
                     c_r[i, k], s_r[i, k] = unit_phasor(d, inv_lambda_c)
             for m in range(n_t):
                 lateral2 = (x - tx_m[ts[m], 0]) ** 2 + (y - tx_m[ts[m], 1]) ** 2
                 z_ant = tx_m[ts[m], 2]
-                for k in range(lo, hi):
+                for k in range(np.uintp(lo), np.uintp(hi)):
                     d = math.sqrt(lateral2 + (z[k] - z_ant) ** 2)
                     u_t[m, k] = d * inv_dtau
                     c_t[m, k], s_t[m, k] = unit_phasor(d - tau[k], inv_lambda_c)
-            for k in range(lo, hi):
-                acc_re = np.float32(0.0)
-                acc_im = np.float32(0.0)
-                for m in range(n_t):
-                    base = ts[m] * n_rx_all * n_prof
-                    a_re = np.float32(0.0)
-                    a_im = np.float32(0.0)
-                    for i in range(n_r):
+            for k in range(np.uintp(lo), np.uintp(hi)):
+                acc_re[k] = 0.0
+                acc_im[k] = 0.0
+            for m in range(n_t):
+                base = ts[m] * n_rx_all * n_prof
+                for k in range(np.uintp(lo), np.uintp(hi)):
+                    a_re[k] = 0.0
+                    a_im[k] = 0.0
+                for i in range(n_r):
+                    row = base + roff[i]
+                    for k in range(np.uintp(lo), np.uintp(hi)):
                         # Linear interpolation of P_tr at u = (d_tx + d_rx - tau0) / dtau.
                         u = min(max(u_t[m, k] + u_r[i, k], np.float32(0.0)), u_max)
                         j = np.int32(u)
                         w = u - np.float32(j)
-                        q0 = prof_bits[base + roff[i] + j]
-                        q1 = prof_bits[base + roff[i] + j + 1]
+                        q = np.uintp(row + j)
+                        q0 = prof_bits[q]
+                        q1 = prof_bits[q + 1]
                         re0 = bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
                         im0 = bits_as_float32(np.int32(q0 >> 32))
                         re1 = bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
                         im1 = bits_as_float32(np.int32(q1 >> 32))
                         v_re = re0 + w * (re1 - re0)
                         v_im = im0 + w * (im1 - im0)
-                        a_re += v_re * c_r[i, k] - v_im * s_r[i, k]  # times the RX phasor
-                        a_im += v_re * s_r[i, k] + v_im * c_r[i, k]
+                        a_re[k] += v_re * c_r[i, k] - v_im * s_r[i, k]  # times the RX phasor
+                        a_im[k] += v_re * s_r[i, k] + v_im * c_r[i, k]
+                for k in range(np.uintp(lo), np.uintp(hi)):
                     c, s = c_t[m, k], s_t[m, k]
-                    acc_re += c * a_re - s * a_im
-                    acc_im += c * a_im + s * a_re
-                j_re[b, ix, iy, k] = acc_re
-                j_im[b, ix, iy, k] = acc_im
+                    acc_re[k] += c * a_re[k] - s * a_im[k]
+                    acc_im[k] += c * a_im[k] + s * a_re[k]
+            for k in range(np.uintp(lo), np.uintp(hi)):
+                j_re[b, ix, iy, k] = acc_re[k]
+                j_im[b, ix, iy, k] = acc_im[k]
     return j_re, j_im
 
 
@@ -565,7 +575,7 @@ def _merge(
         u = (x - cx0) / ch
         jx = int(math.floor(u))
         wx = _lagrange6(u - jx)
-        jx -= _LO
+        jx = np.uintp(jx - _LO)
         z = np.empty(n_tau)
         u_c = np.empty(n_tau)
         phase = np.empty(n_tau)
@@ -595,7 +605,7 @@ def _merge(
                 z_prev = -1.0
                 first = hi
                 u_min, u_max = np.inf, -np.inf
-                for k in range(lo, hi):
+                for k in range(np.uintp(lo), np.uintp(hi)):
                     tau = tau0[p] + k * h_tau
                     z[k] = _solve_z(x, y, tau, ct[p], cr[p], z_prev if z_prev > 0 else 0.5 * tau)
                     z_prev = z[k]
@@ -613,18 +623,18 @@ def _merge(
                 v = (y - cy0) / ch
                 jy = int(math.floor(v))
                 wy = _lagrange6(v - jy)
-                jy -= _LO
-                for k in range(k_first, k_last + 1):
+                jy = np.uintp(jy - _LO)
+                for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
                     col_re[k] = 0.0
                     col_im[k] = 0.0
                 for m in range(_TAPS):
                     w = np.float32(wy[m])
                     if w == 0:
                         continue
-                    for k in range(k_first, k_last + 1):
+                    for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
                         col_re[k] += w * t_re[jy + m, k]
                         col_im[k] += w * t_im[jy + m, k]
-                for k in range(first, hi):
+                for k in range(np.uintp(first), np.uintp(hi)):
                     v_re, v_im = _interp6(col_re, col_im, u_c[k])
                     cs, sn = unit_phasor(phase[k], inv_lambda_c)  # exp(j k_c (tau_c - tau_p))
                     out_re[p, ix, iy, k] += cs * v_re - sn * v_im
@@ -679,7 +689,7 @@ def _stage2(
         u = (y - y0) / h_lat
         jy = int(math.floor(u))
         wy = _lagrange6(u - jy)
-        jy -= _LO
+        jy = np.uintp(jy - _LO)
         t_re = np.empty((n_xc, n_tau), dtype=np.float32)
         t_im = np.empty((n_xc, n_tau), dtype=np.float32)
         col_re = np.empty(n_tau, dtype=np.float32)
@@ -701,17 +711,17 @@ def _stage2(
                 u = (x_m[ix] - x0) / h_lat
                 jx = int(math.floor(u))
                 wx = _lagrange6(u - jx)
-                jx -= _LO
+                jx = np.uintp(jx - _LO)
                 tau_first = d_c[ct, ix, 0] + d_c[cr, ix, 0]
                 tau_last = d_c[ct, ix, n_z - 1] + d_c[cr, ix, n_z - 1]
                 k_first = int(math.floor((tau_first - tau0_sub[b]) / h_tau)) - _LO
                 k_last = int(math.floor((tau_last - tau0_sub[b]) / h_tau)) + _HI
-                for k in range(k_first, k_last + 1):
+                for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
                     col_re[k] = 0.0
                     col_im[k] = 0.0
                 for m in range(_TAPS):
                     w = np.float32(wx[m])
-                    for k in range(k_first, k_last + 1):
+                    for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
                         col_re[k] += w * t_re[jx + m, k]
                         col_im[k] += w * t_im[jx + m, k]
                 for iz in range(n_z):

@@ -183,6 +183,7 @@ def _spread_pairs(
     inv_r2 = np.float32(1.0 / capture_radius_m**2)
     table = _kernel_table(n_grid, g)
     for t in numba.prange(n_tx):
+        grid_t = grids[t]
         v = np.empty(n_rx, dtype=np.complex64)
         base = np.empty(n_rx, dtype=np.int32)
         row = np.empty(n_rx, dtype=np.int32)
@@ -213,15 +214,15 @@ def _spread_pairs(
                     if log_lobe > log_threshold:
                         v[r] += ct * c_rx[p, r] * (specular_w[p] * np.exp(log_lobe))
             for r in range(n_rx):
-                grid = grids[t, r]
-                taps = table[row[r]]
+                taps = table[np.uintp(row[r])]
                 b = base[r]
                 if b >= 0 and b + 2 * _SPREAD <= n_grid:
+                    start = np.uintp(b)  # unsigned: no negative-index wraparound
                     for k in range(2 * _SPREAD):
-                        grid[b + k] += v[r] * taps[k]
+                        grid_t[r, start + k] += v[r] * taps[k]
                 else:
                     for k in range(2 * _SPREAD):
-                        grid[(b + k) % n_grid] += v[r] * taps[k]
+                        grid_t[r, (b + k) % n_grid] += v[r] * taps[k]
     return grids
 
 
