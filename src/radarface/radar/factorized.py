@@ -48,6 +48,7 @@ from radarface.radar.profiles import (
     range_profiles,
     tau_axis,
     unit_phasor,
+    unit_phasor_f32,
 )
 
 #: Sub-array block size of the finest level (8 elements of the QAR50's 3 mm lines).
@@ -453,6 +454,8 @@ def _stage1(
         n_r = len(rs)
         z = np.empty(n_tau)
         tau = np.empty(n_tau)
+        z32 = np.empty(n_tau, dtype=np.float32)
+        tau32 = np.empty(n_tau, dtype=np.float32)
         n_t = len(ts)
         roff = (rs * n_prof).astype(np.int32)
         u_r = np.empty((n_r, n_tau), dtype=np.float32)
@@ -466,6 +469,8 @@ def _stage1(
         acc_re = np.empty(n_tau, dtype=np.float32)
         acc_im = np.empty(n_tau, dtype=np.float32)
         u_max = np.float32(n_prof - 2)
+        tau0_prof32, inv_dtau32 = np.float32(tau0_prof), np.float32(inv_dtau)
+        inv_lambda32 = np.float32(inv_lambda_c)
         x = x0 + ix * h_lat
         for iy in range(n_yc):
             y = y0 + iy * h_lat
@@ -482,23 +487,25 @@ def _stage1(
                 if z[k] > 0 and first == hi:
                     first = k
             lo = first
-            # Per-antenna tables over the column's points (innermost loop over points:
+            # Per-antenna tables over the column's points (innermost loop over points, float32:
             # vectorised): RX path in profile samples and carrier phasor, TX path and phasor
             # demodulated by tau_c.
+            for k in range(np.uintp(lo), np.uintp(hi)):
+                z32[k], tau32[k] = z[k], tau[k]
             for i in range(n_r):
-                lateral2 = (x - rx_m[rs[i], 0]) ** 2 + (y - rx_m[rs[i], 1]) ** 2
-                z_ant = rx_m[rs[i], 2]
+                lateral2 = np.float32((x - rx_m[rs[i], 0]) ** 2 + (y - rx_m[rs[i], 1]) ** 2)
+                z_ant = np.float32(rx_m[rs[i], 2])
                 for k in range(np.uintp(lo), np.uintp(hi)):
-                    d = math.sqrt(lateral2 + (z[k] - z_ant) ** 2)
-                    u_r[i, k] = (d - tau0_prof) * inv_dtau
-                    c_r[i, k], s_r[i, k] = unit_phasor(d, inv_lambda_c)
+                    d = np.sqrt(lateral2 + (z32[k] - z_ant) ** 2)
+                    u_r[i, k] = (d - tau0_prof32) * inv_dtau32
+                    c_r[i, k], s_r[i, k] = unit_phasor_f32(d, inv_lambda32)
             for m in range(n_t):
-                lateral2 = (x - tx_m[ts[m], 0]) ** 2 + (y - tx_m[ts[m], 1]) ** 2
-                z_ant = tx_m[ts[m], 2]
+                lateral2 = np.float32((x - tx_m[ts[m], 0]) ** 2 + (y - tx_m[ts[m], 1]) ** 2)
+                z_ant = np.float32(tx_m[ts[m], 2])
                 for k in range(np.uintp(lo), np.uintp(hi)):
-                    d = math.sqrt(lateral2 + (z[k] - z_ant) ** 2)
-                    u_t[m, k] = d * inv_dtau
-                    c_t[m, k], s_t[m, k] = unit_phasor(d - tau[k], inv_lambda_c)
+                    d = np.sqrt(lateral2 + (z32[k] - z_ant) ** 2)
+                    u_t[m, k] = d * inv_dtau32
+                    c_t[m, k], s_t[m, k] = unit_phasor_f32(d - tau32[k], inv_lambda32)
             for k in range(np.uintp(lo), np.uintp(hi)):
                 acc_re[k] = 0.0
                 acc_im[k] = 0.0
@@ -671,21 +678,20 @@ def _stage2(
     out_im = np.empty((n_z, n_y, n_x), dtype=np.float32)
     centres = np.concatenate((tx_c, rx_c))
     n_tc = tx_c.shape[0]
+    z32 = z_m.astype(np.float32)
+    inv_lambda32 = np.float32(inv_lambda_c)
     for iy in prange(n_y):
         y = y_m[iy]
-        d_c = np.empty((centres.shape[0], n_x, n_z))
+        d_c = np.empty((centres.shape[0], n_x, n_z), dtype=np.float32)
         c_c = np.empty((centres.shape[0], n_x, n_z), dtype=np.float32)
         s_c = np.empty((centres.shape[0], n_x, n_z), dtype=np.float32)
         for c in range(centres.shape[0]):
             for ix in range(n_x):
+                lateral2 = np.float32((x_m[ix] - centres[c, 0]) ** 2 + (y - centres[c, 1]) ** 2)
                 for iz in range(n_z):
-                    d = math.sqrt(
-                        (x_m[ix] - centres[c, 0]) ** 2
-                        + (y - centres[c, 1]) ** 2
-                        + (z_m[iz] - centres[c, 2]) ** 2
-                    )
+                    d = np.sqrt(lateral2 + (z32[iz] - np.float32(centres[c, 2])) ** 2)
                     d_c[c, ix, iz] = d
-                    c_c[c, ix, iz], s_c[c, ix, iz] = unit_phasor(d, inv_lambda_c)
+                    c_c[c, ix, iz], s_c[c, ix, iz] = unit_phasor_f32(d, inv_lambda32)
         u = (y - y0) / h_lat
         jy = int(math.floor(u))
         wy = _lagrange6(u - jy)
@@ -706,7 +712,7 @@ def _stage2(
                     for k in range(n_tau):
                         t_re[ixc, k] += w * j_re[b, ixc, jy + m, k]
                         t_im[ixc, k] += w * j_im[b, ixc, jy + m, k]
-            ct, cr = sub_tx[b], n_tc + sub_rx[b]
+            ct, cr = np.uintp(sub_tx[b]), np.uintp(n_tc + sub_rx[b])
             for ix in range(n_x):
                 u = (x_m[ix] - x0) / h_lat
                 jx = int(math.floor(u))

@@ -102,3 +102,22 @@ def unit_phasor(d_m: float, inv_lambda_c: float) -> tuple[float, float]:
     s = a * (1.0 - a2 / 6 * (1.0 - a2 / 20 * (1.0 - a2 / 42 * (1.0 - a2 / 72))))
     c, s = c * c - s * s, 2.0 * s * c
     return c * c - s * s, 2.0 * s * c
+
+
+@njit(fastmath=True, inline="always")
+def unit_phasor_f32(d_m: np.float32, inv_lambda_c: np.float32) -> tuple[np.float32, np.float32]:
+    """`unit_phasor` in float32 throughout (twice as many SIMD lanes; for table loops).
+
+    d_m and inv_lambda_c must be float32. The phase in turns (~100 at 0.4 m and 77 GHz) keeps a
+    float32 resolution of 8e-6 turns (5e-5 rad), below the kernels' float32 accumulation error.
+    """
+    one, half = np.float32(1.0), np.float32(0.5)
+    turns = d_m * inv_lambda_c
+    a = np.float32(0.5 * math.pi) * (turns - np.float32(math.floor(turns + half)))
+    a2 = a * a
+    c = one - a2 * half * (one - a2 * np.float32(1 / 12) * (one - a2 * np.float32(1 / 30) * (
+        one - a2 * np.float32(1 / 56))))  # fmt: skip
+    s = a * (one - a2 * np.float32(1 / 6) * (one - a2 * np.float32(1 / 20) * (
+        one - a2 * np.float32(1 / 42) * (one - a2 * np.float32(1 / 72)))))  # fmt: skip
+    c, s = c * c - s * s, np.float32(2.0) * s * c
+    return c * c - s * s, np.float32(2.0) * s * c
