@@ -20,6 +20,7 @@ import scipy.fft
 import torch
 
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
+from radarface.radar.profiles import bits_as_float32
 from radarface.radar.scene import (
     MeshScatterers,
     Reflectance,
@@ -131,6 +132,7 @@ def simulate_points(
 _OVERSAMPLE = 2
 _TAPS = 5  # odd: the taps are centred on the nearest grid node
 _BETA = 2.30 * _TAPS
+_PAD = (_TAPS - 1) // 2  # the spread grids hold _PAD nodes more at each end, folded afterwards
 _TABLE_STEPS = 2048  # tabulated sub-cell offsets of the kernel: position error <= h / 4096
 
 
@@ -152,7 +154,24 @@ def _kernel_fourier(modes: np.ndarray, n_grid: int) -> np.ndarray:
     """int phi(x) exp(-2 pi j m x / n_grid) dx over x in cells, by Gauss-Legendre quadrature."""
     nodes, weights = np.polynomial.legendre.leggauss(4 * _TAPS + 20)
     x = 0.5 * _TAPS * nodes  # phi is even: the transform is real
-    return 0.5 * _TAPS * (weights * _kernel(x) * np.cos(2 * np.pi * np.outer(modes, x) / n_grid)).sum(1)
+    integrand = weights * _kernel(x) * np.cos(2 * np.pi * np.outer(modes, x) / n_grid)
+    return 0.5 * _TAPS * integrand.sum(axis=1)
+
+
+@numba.njit(fastmath=True, inline="always")
+def _exp_f32(x: np.float32) -> np.float32:  # pragma: no cover - compiled
+    """exp(x) for -87 < x <= 0 in float32 arithmetic (vectorisable; relative error ~2e-6).
+
+    exp(x) = 2^n 2^f with n = floor(x log2 e), f in [0, 1): 2^f by its Taylor series to degree 7,
+    2^n by writing n + 127 into the float32 exponent bits.
+    """
+    y = x * np.float32(1.4426950408889634)
+    n = np.float32(math.floor(y))
+    a = (y - n) * np.float32(0.6931471805599453)
+    poly = np.float32(1.0) + a * (np.float32(1.0) + a * (np.float32(1 / 2) + a * (
+        np.float32(1 / 6) + a * (np.float32(1 / 24) + a * (np.float32(1 / 120) + a * (
+            np.float32(1 / 720) + a * np.float32(1 / 5040)))))))  # fmt: skip
+    return poly * bits_as_float32(np.int32((np.int32(n) + 127) << 23))
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -175,25 +194,28 @@ def _spread_pairs(
     n_grid,
     table,
 ):  # pragma: no cover - compiled
-    """Grid every pair's scatterer sum: (n_tx, n_rx, n_grid) complex64 (see the note above).
+    """Grid every pair's scatterer sum: (n_tx, n_rx, n_grid + 2 _PAD + 1) complex64, padded
+    node j being node (j - _PAD) mod n_grid (see the note above).
 
     Per pair and point: v = c_tx c_rx (diffuse_w g_tx g_rx + specular_w L), tau = d_tx + d_rx,
     with L the bistatic half-vector lobe of radarface.radar.scene. TX-side arrays are
-    (n_tx, P), RX-side arrays (P, n_rx): for one TX and point, a first loop over the RX computes
-    every contribution and its grid position without stores to shared memory (vectorisable),
-    a second one spreads them, each RX into its own grid.
+    (n_tx, P[, 3]), RX-side arrays (P, n_rx) and u_rx (P, 3, n_rx): for one TX and point,
+    branch-free float32 loops over the RX compute every contribution and its grid position
+    (vectorised), a last one spreads them, each RX into its own grid.
     """
     n_tx, n_pts = c_tx.shape
     n_rx = c_rx.shape[1]
-    grids = np.zeros((n_tx, n_rx, n_grid), dtype=np.complex64)
+    grids = np.zeros((n_tx, n_rx, n_grid + 2 * _PAD + 1), dtype=np.complex64)
     two_pi = np.float32(2.0 * np.pi)
     inv_h = np.float32(n_grid / (2.0 * np.pi))
     inv_r2 = np.float32(1.0 / capture_radius_m**2)
+    log_thr = np.float32(log_threshold)
+    dk32, half, steps = np.float32(dk), np.float32(0.5), np.float32(_TABLE_STEPS)
     for t in numba.prange(n_tx):
         grid_t = grids[t]
         v = np.empty(n_rx, dtype=np.complex64)
         base = np.empty(n_rx, dtype=np.int32)
-        row = np.empty(n_rx, dtype=np.int32)
+        row = np.empty(n_rx, dtype=np.uint32)
         for p in range(n_pts):
             ct = c_tx[t, p]
             if ct == 0:
@@ -201,35 +223,31 @@ def _spread_pairs(
             wt = diffuse_w[p] * g_tx[t, p]
             dt = d_tx[t, p]
             for r in range(n_rx):
-                theta = (dt + d_rx[p, r]) * dk
+                theta = (dt + d_rx[p, r]) * dk32  # float32 throughout: vectorised
                 pos = (theta - two_pi * np.floor(theta / two_pi)) * inv_h
-                l0 = np.int32(pos + np.float32(0.5))  # nearest node
+                l0 = np.int32(pos + half)  # nearest node
                 base[r] = l0 - (_TAPS - 1) // 2
-                row[r] = np.int32((pos - l0 + np.float32(0.5)) * _TABLE_STEPS)
+                row[r] = np.uint32((pos - np.float32(l0) + half) * steps)
                 v[r] = ct * c_rx[p, r] * (wt * g_rx[p, r])
-            if specular_points[p]:
+            if specular_points[p] and g_tx[t, p] != 0:
                 nx, ny, nz = normals[p, 0], normals[p, 1], normals[p, 2]
                 ux, uy, uz = u_tx[t, p, 0], u_tx[t, p, 1], u_tx[t, p, 2]
-                for r in range(n_rx):
-                    hx, hy, hz = ux + u_rx[p, r, 0], uy + u_rx[p, r, 1], uz + u_rx[p, r, 2]
+                spec = ct * specular_w[p]
+                for r in range(n_rx):  # branch-free, so that it vectorises
+                    hx, hy, hz = ux + u_rx[p, 0, r], uy + u_rx[p, 1, r], uz + u_rx[p, 2, r]
                     n_dot_h = nx * hx + ny * hy + nz * hz
-                    if n_dot_h <= 0 or g_tx[t, p] == 0 or g_rx[p, r] == 0:
-                        continue
                     cos_h = n_dot_h / np.sqrt(hx * hx + hy * hy + hz * hz)
                     tau = dt + d_rx[p, r]
-                    log_lobe = -(1.0 - cos_h) * tau * tau * inv_r2
-                    if log_lobe > log_threshold:
-                        v[r] += ct * c_rx[p, r] * (specular_w[p] * np.exp(log_lobe))
+                    log_lobe = (cos_h - np.float32(1.0)) * tau * tau * inv_r2
+                    seen = (n_dot_h > 0) & (g_rx[p, r] != 0) & (log_lobe > log_thr)
+                    lobe = _exp_f32(log_lobe) if seen else np.float32(0.0)
+                    v[r] += spec * c_rx[p, r] * lobe
             for r in range(n_rx):
-                taps = table[np.uintp(row[r])]
-                b = base[r]
-                if b >= 0 and b + _TAPS <= n_grid:
-                    start = np.uintp(b)  # unsigned: no negative-index wraparound
-                    for k in range(_TAPS):
-                        grid_t[r, start + k] += v[r] * taps[k]
-                else:
-                    for k in range(_TAPS):
-                        grid_t[r, (b + k) % n_grid] += v[r] * taps[k]
+                taps = table[row[r]]
+                g = grid_t[r]
+                start, vr = np.uintp(base[r] + _PAD), v[r]
+                for k in range(np.uintp(_TAPS)):
+                    g[start + k] += vr * taps[k]
     return grids
 
 
@@ -306,10 +324,11 @@ def simulate_scatterers(
     c_tx, g_tx, d_tx, u_tx = _antenna_terms(
         array.tx_m, sc.vis_tx, sc.points_m, sc.normals, k_carrier
     )
-    c_rx, g_rx, d_rx, u_rx = (
-        np.ascontiguousarray(np.swapaxes(x, 0, 1))
-        for x in _antenna_terms(array.rx_m, sc.vis_rx, sc.points_m, sc.normals, k_carrier)
+    c_rx, g_rx, d_rx, u_rx = _antenna_terms(
+        array.rx_m, sc.vis_rx, sc.points_m, sc.normals, k_carrier
     )
+    c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
+    u_rx = np.ascontiguousarray(u_rx.transpose(1, 2, 0))  # (P, 3, n_rx)
     diffuse_w, specular_w = _point_weights(array, sc, reflectance)
     specular_points = (specular_w > 0) & _may_glint(array, sc, reflectance, specular_threshold)
     n_grid = _OVERSAMPLE * n_freq
@@ -332,7 +351,11 @@ def simulate_scatterers(
         n_grid,
         _kernel_table(),
     )
-    spectrum = scipy.fft.fft(grids, axis=2, workers=-1)
+    # Fold the padding onto the periodic grid: padded node j is node (j - _PAD) mod n_grid.
+    core = grids[:, :, _PAD : _PAD + n_grid]
+    core[:, :, n_grid - _PAD :] += grids[:, :, :_PAD]
+    core[:, :, : _PAD + 1] += grids[:, :, n_grid + _PAD :]
+    spectrum = scipy.fft.fft(core, axis=2, workers=-1)
     m = np.arange(n_freq) - n_freq // 2
     deconv = 1.0 / _kernel_fourier(m, n_grid)
     return (spectrum[:, :, m % n_grid] * deconv).astype(np.complex64)
