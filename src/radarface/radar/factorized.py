@@ -353,15 +353,19 @@ def _path(x, y, z, ct, cr):
 
 @njit(fastmath=True, inline="always")
 def _lagrange6(t: float) -> tuple[float, float, float, float, float, float]:
-    """Weights of the nodes -2 ... 3 for 6-point Lagrange interpolation at t in [0, 1)."""
-    a, b, c, d, e, f = t + 2, t + 1, t, t - 1, t - 2, t - 3
+    """Weights of the nodes -2 ... 3 for 6-point Lagrange interpolation at t in [0, 1).
+
+    The constants are float32 so that a float32 t keeps the arithmetic in float32.
+    """
+    one, two, three = np.float32(1.0), np.float32(2.0), np.float32(3.0)
+    a, b, c, d, e, f = t + two, t + one, t, t - one, t - two, t - three
     return (
-        b * c * d * e * f / -120.0,
-        a * c * d * e * f / 24.0,
-        a * b * d * e * f / -12.0,
-        a * b * c * e * f / 12.0,
-        a * b * c * d * f / -24.0,
-        a * b * c * d * e / 120.0,
+        b * c * d * e * f * np.float32(-1 / 120),
+        a * c * d * e * f * np.float32(1 / 24),
+        a * b * d * e * f * np.float32(-1 / 12),
+        a * b * c * e * f * np.float32(1 / 12),
+        a * b * c * d * f * np.float32(-1 / 24),
+        a * b * c * d * e * np.float32(1 / 120),
     )
 
 
@@ -369,7 +373,7 @@ def _lagrange6(t: float) -> tuple[float, float, float, float, float, float]:
 def _interp6(col_re, col_im, u):
     """(re, im) of the column at fractional index u by 6-point Lagrange interpolation."""
     i = int(math.floor(u))
-    w0, w1, w2, w3, w4, w5 = _lagrange6(u - i)
+    w0, w1, w2, w3, w4, w5 = _lagrange6(u - np.float32(i))
     i = np.uintp(i - _LO)  # unsigned: no negative-index wraparound in the loads
     re = (
         w0 * col_re[i] + w1 * col_re[i + 1] + w2 * col_re[i + 2]
@@ -583,7 +587,20 @@ def _merge(
         jx = int(math.floor(u))
         wx = _lagrange6(u - jx)
         jx = np.uintp(jx - _LO)
-        z = np.empty(n_tau)
+        # The parent points' depths, shared by the children: z[iy, k] on [first[iy], hi).
+        z = np.empty((n_y, n_tau))
+        first = np.empty(n_y, dtype=np.int64)
+        for iy in range(n_y):
+            lo, hi = k_lo[p, ix, iy], k_hi[p, ix, iy] + 1
+            first[iy] = hi
+            y = y0 + iy * h
+            z_prev = -1.0
+            for k in range(np.uintp(lo), np.uintp(hi)):
+                tau = tau0[p] + k * h_tau
+                z[iy, k] = _solve_z(x, y, tau, ct[p], cr[p], z_prev if z_prev > 0 else 0.5 * tau)
+                z_prev = z[iy, k]
+                if z[iy, k] > 0 and first[iy] == hi:
+                    first[iy] = k
         u_c = np.empty(n_tau)
         phase = np.empty(n_tau)
         t_re = np.empty((n_yc, n_tau_c), dtype=np.float32)
@@ -605,26 +622,16 @@ def _merge(
                         t_re[iyc, k] += w * c_re[c, jx + m, iyc, k]
                         t_im[iyc, k] += w * c_im[c, jx + m, iyc, k]
             for iy in range(n_y):
-                lo, hi = k_lo[p, ix, iy], k_hi[p, ix, iy] + 1
-                if hi <= lo:
+                hi = k_hi[p, ix, iy] + 1
+                if first[iy] >= hi:
                     continue
                 y = y0 + iy * h
-                z_prev = -1.0
-                first = hi
                 u_min, u_max = np.inf, -np.inf
-                for k in range(np.uintp(lo), np.uintp(hi)):
-                    tau = tau0[p] + k * h_tau
-                    z[k] = _solve_z(x, y, tau, ct[p], cr[p], z_prev if z_prev > 0 else 0.5 * tau)
-                    z_prev = z[k]
-                    if z[k] <= 0:
-                        continue
-                    first = min(first, k)
-                    tau_c = _path(x, y, z[k], c_ct[c], c_cr[c])
+                for k in range(np.uintp(first[iy]), np.uintp(hi)):
+                    tau_c = _path(x, y, z[iy, k], c_ct[c], c_cr[c])
                     u_c[k] = (tau_c - c_tau0[c]) / h_tau
-                    phase[k] = tau_c - tau
+                    phase[k] = tau_c - (tau0[p] + k * h_tau)
                     u_min, u_max = min(u_min, u_c[k]), max(u_max, u_c[k])
-                if first == hi:
-                    continue
                 k_first = int(math.floor(u_min)) - _LO
                 k_last = int(math.floor(u_max)) + _HI
                 v = (y - cy0) / ch
@@ -641,7 +648,7 @@ def _merge(
                     for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
                         col_re[k] += w * t_re[jy + m, k]
                         col_im[k] += w * t_im[jy + m, k]
-                for k in range(np.uintp(first), np.uintp(hi)):
+                for k in range(np.uintp(first[iy]), np.uintp(hi)):
                     v_re, v_im = _interp6(col_re, col_im, u_c[k])
                     cs, sn = unit_phasor(phase[k], inv_lambda_c)  # exp(j k_c (tau_c - tau_p))
                     out_re[p, ix, iy, k] += cs * v_re - sn * v_im
