@@ -20,7 +20,7 @@ import scipy.fft
 import torch
 
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
-from radarface.radar.profiles import bits_as_float32
+from radarface.radar.profiles import bits_as_float32, unit_phasor
 from radarface.radar.scene import (
     MeshScatterers,
     Reflectance,
@@ -256,8 +256,9 @@ def _antenna_terms(antennas_m, vis, points_m, normals, k_carrier):  # pragma: no
     """Per (antenna, point): carrier exp(-j k d) vis / d, sqrt(cos), distance d, unit vector u.
 
     antennas_m (n_ant, 3), vis (P, n_ant), points_m and normals (P, 3) -> arrays (n_ant, P)
-    and (n_ant, P, 3). The carrier phase is reduced to one turn in float64 before exp.
+    and (n_ant, P, 3). The carrier phasor comes from radarface.radar.profiles.unit_phasor.
     """
+    inv_lambda = k_carrier / (2 * np.pi)
     n_ant, n_pts = antennas_m.shape[0], points_m.shape[0]
     carrier = np.empty((n_ant, n_pts), dtype=np.complex64)
     sqrt_cos = np.empty((n_ant, n_pts), dtype=np.float32)
@@ -271,9 +272,9 @@ def _antenna_terms(antennas_m, vis, points_m, normals, k_carrier):  # pragma: no
             d = np.sqrt(ux * ux + uy * uy + uz * uz)
             ux, uy, uz = ux / d, uy / d, uz / d
             cos = ux * normals[p, 0] + uy * normals[p, 1] + uz * normals[p, 2]
-            turns = k_carrier * d / (2 * np.pi)
-            phase = -2 * np.pi * (turns - np.floor(turns))
-            carrier[a, p] = vis[p, a] / d * (np.cos(phase) + 1j * np.sin(phase))
+            cs, sn = unit_phasor(d, inv_lambda)  # exp(-j k d) = cs - j sn
+            amp = vis[p, a] / d
+            carrier[a, p] = amp * cs - 1j * (amp * sn)
             sqrt_cos[a, p] = np.sqrt(max(cos, 0.0))
             dist[a, p] = d
             unit[a, p, 0], unit[a, p, 1], unit[a, p, 2] = ux, uy, uz
@@ -355,10 +356,10 @@ def simulate_scatterers(
     core = grids[:, :, _PAD : _PAD + n_grid]
     core[:, :, n_grid - _PAD :] += grids[:, :, :_PAD]
     core[:, :, : _PAD + 1] += grids[:, :, n_grid + _PAD :]
-    spectrum = scipy.fft.fft(core, axis=2, workers=-1)
+    spectrum = scipy.fft.fft(core, axis=2, workers=-1, overwrite_x=True)
     m = np.arange(n_freq) - n_freq // 2
-    deconv = 1.0 / _kernel_fourier(m, n_grid)
-    return (spectrum[:, :, m % n_grid] * deconv).astype(np.complex64)
+    deconv = (1.0 / _kernel_fourier(m, n_grid)).astype(np.float32)
+    return spectrum[:, :, m % n_grid] * deconv
 
 
 def simulate_scatterers_reference(
