@@ -687,6 +687,7 @@ def _stage2(
     n_tc = tx_c.shape[0]
     z32 = z_m.astype(np.float32)
     inv_lambda32 = np.float32(inv_lambda_c)
+    inv_h_tau32 = np.float32(1.0 / h_tau)
     for iy in prange(n_y):
         y = y_m[iy]
         d_c = np.empty((centres.shape[0], n_x, n_z), dtype=np.float32)
@@ -725,10 +726,13 @@ def _stage2(
                 jx = int(math.floor(u))
                 wx = _lagrange6(u - jx)
                 jx = np.uintp(jx - _LO)
-                tau_first = d_c[ct, ix, 0] + d_c[cr, ix, 0]
-                tau_last = d_c[ct, ix, n_z - 1] + d_c[cr, ix, n_z - 1]
-                k_first = int(math.floor((tau_first - tau0_sub[b]) / h_tau)) - _LO
-                k_last = int(math.floor((tau_last - tau0_sub[b]) / h_tau)) + _HI
+                tau0_b = np.float32(tau0_sub[b])
+                # The column samples the voxels' stencils read, by the iz loop's float32 formula
+                # and one sample wider (fastmath may round u differently there).
+                u_first = (d_c[ct, ix, 0] + d_c[cr, ix, 0] - tau0_b) * inv_h_tau32
+                u_last = (d_c[ct, ix, n_z - 1] + d_c[cr, ix, n_z - 1] - tau0_b) * inv_h_tau32
+                k_first = max(int(math.floor(u_first)) - _LO - 1, 0)
+                k_last = min(int(math.floor(u_last)) + _HI + 1, n_tau - 1)
                 for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
                     col_re[k] = 0.0
                     col_im[k] = 0.0
@@ -738,7 +742,7 @@ def _stage2(
                         col_re[k] += w * t_re[jx + m, k]
                         col_im[k] += w * t_im[jx + m, k]
                 for iz in range(n_z):
-                    u = (d_c[ct, ix, iz] + d_c[cr, ix, iz] - tau0_sub[b]) / h_tau
+                    u = (d_c[ct, ix, iz] + d_c[cr, ix, iz] - tau0_b) * inv_h_tau32
                     v_re, v_im = _interp6(col_re, col_im, u)
                     v_re, v_im = np.float32(v_re), np.float32(v_im)
                     # Carrier exp(j k_c tau_c) = TX-centre phasor x RX-centre phasor.
