@@ -443,8 +443,10 @@ def _stage1(
 
     prof_bits: (n_tx * n_rx * n_tau_prof,) complex64 range profiles viewed as int64 (one
     64-bit load per complex sample, as in the direct kernel). Parallel over (sub-array, x);
-    per coarse column the RX distances and phasors of all its points are tabulated first, then
-    each point sums its pairs like the direct kernel (innermost loop over RX, a reduction).
+    per coarse column the TX and RX paths and phasors of all its points are tabulated first as
+    (point, antenna), then each point sums its pairs like the direct kernel: the innermost loop
+    over RX is a reduction into scalars, which LLVM vectorises with gathers (a loop that stores
+    to an array while gathering from the profiles does not vectorise: they might alias).
     """
     n_b, n_xc, n_yc = k_lo.shape
     n_prof = prof_bits.shape[0] // (tx_m.shape[0] * n_rx_all)
@@ -455,23 +457,24 @@ def _stage1(
         ts = tx_idx[tx_off[sub_tx[b]] : tx_off[sub_tx[b] + 1]]
         rs = rx_idx[rx_off[sub_rx[b]] : rx_off[sub_rx[b] + 1]]
         ct, cr = tx_c[sub_tx[b]], rx_c[sub_rx[b]]
-        n_r = len(rs)
+        n_r, n_t = len(rs), len(ts)
         z = np.empty(n_tau)
         tau = np.empty(n_tau)
-        z32 = np.empty(n_tau, dtype=np.float32)
-        tau32 = np.empty(n_tau, dtype=np.float32)
-        n_t = len(ts)
-        roff = (rs * n_prof).astype(np.int32)
-        u_r = np.empty((n_r, n_tau), dtype=np.float32)
-        c_r = np.empty((n_r, n_tau), dtype=np.float32)
-        s_r = np.empty((n_r, n_tau), dtype=np.float32)
-        u_t = np.empty((n_t, n_tau), dtype=np.float32)
-        c_t = np.empty((n_t, n_tau), dtype=np.float32)
-        s_t = np.empty((n_t, n_tau), dtype=np.float32)
-        a_re = np.empty(n_tau, dtype=np.float32)
-        a_im = np.empty(n_tau, dtype=np.float32)
-        acc_re = np.empty(n_tau, dtype=np.float32)
-        acc_im = np.empty(n_tau, dtype=np.float32)
+        roff = rs * n_prof
+        toff = ts * (n_rx_all * n_prof)
+        # Per-antenna tables, (point k, antenna): path in profile samples and phasor.
+        u_r = np.empty((n_tau, n_r), dtype=np.float32)
+        c_r = np.empty((n_tau, n_r), dtype=np.float32)
+        s_r = np.empty((n_tau, n_r), dtype=np.float32)
+        u_t = np.empty((n_tau, n_t), dtype=np.float32)
+        c_t = np.empty((n_tau, n_t), dtype=np.float32)
+        s_t = np.empty((n_tau, n_t), dtype=np.float32)
+        lat_r, z_r = np.empty(n_r, dtype=np.float32), np.empty(n_r, dtype=np.float32)
+        lat_t, z_t = np.empty(n_t, dtype=np.float32), np.empty(n_t, dtype=np.float32)
+        for i in range(n_r):
+            z_r[i] = rx_m[rs[i], 2]
+        for m in range(n_t):
+            z_t[m] = tx_m[ts[m], 2]
         u_max = np.float32(n_prof - 2)
         tau0_prof32, inv_dtau32 = np.float32(tau0_prof), np.float32(inv_dtau)
         inv_lambda32 = np.float32(inv_lambda_c)
@@ -491,58 +494,47 @@ def _stage1(
                 if z[k] > 0 and first == hi:
                     first = k
             lo = first
-            # Per-antenna tables over the column's points (innermost loop over points, float32:
-            # vectorised): RX path in profile samples and carrier phasor, TX path and phasor
-            # demodulated by tau_c.
-            for k in range(np.uintp(lo), np.uintp(hi)):
-                z32[k], tau32[k] = z[k], tau[k]
             for i in range(n_r):
-                lateral2 = np.float32((x - rx_m[rs[i], 0]) ** 2 + (y - rx_m[rs[i], 1]) ** 2)
-                z_ant = np.float32(rx_m[rs[i], 2])
-                for k in range(np.uintp(lo), np.uintp(hi)):
-                    d = np.sqrt(lateral2 + (z32[k] - z_ant) ** 2)
-                    u_r[i, k] = (d - tau0_prof32) * inv_dtau32
-                    c_r[i, k], s_r[i, k] = unit_phasor_f32(d, inv_lambda32)
+                lat_r[i] = (x - rx_m[rs[i], 0]) ** 2 + (y - rx_m[rs[i], 1]) ** 2
             for m in range(n_t):
-                lateral2 = np.float32((x - tx_m[ts[m], 0]) ** 2 + (y - tx_m[ts[m], 1]) ** 2)
-                z_ant = np.float32(tx_m[ts[m], 2])
-                for k in range(np.uintp(lo), np.uintp(hi)):
-                    d = np.sqrt(lateral2 + (z32[k] - z_ant) ** 2)
-                    u_t[m, k] = d * inv_dtau32
-                    c_t[m, k], s_t[m, k] = unit_phasor_f32(d - tau32[k], inv_lambda32)
+                lat_t[m] = (x - tx_m[ts[m], 0]) ** 2 + (y - tx_m[ts[m], 1]) ** 2
+            # RX: path in profile samples and carrier phasor; TX: path and phasor demodulated
+            # by tau_c (float32, vectorised over the antennas).
             for k in range(np.uintp(lo), np.uintp(hi)):
-                acc_re[k] = 0.0
-                acc_im[k] = 0.0
-            for m in range(n_t):
-                base = ts[m] * n_rx_all * n_prof
-                for k in range(np.uintp(lo), np.uintp(hi)):
-                    a_re[k] = 0.0
-                    a_im[k] = 0.0
+                z32, tau32 = np.float32(z[k]), np.float32(tau[k])
                 for i in range(n_r):
-                    row = base + roff[i]
-                    for k in range(np.uintp(lo), np.uintp(hi)):
+                    d = np.sqrt(lat_r[i] + (z32 - z_r[i]) ** 2)
+                    u_r[k, i] = (d - tau0_prof32) * inv_dtau32
+                    c_r[k, i], s_r[k, i] = unit_phasor_f32(d, inv_lambda32)
+                for m in range(n_t):
+                    d = np.sqrt(lat_t[m] + (z32 - z_t[m]) ** 2)
+                    u_t[k, m] = d * inv_dtau32
+                    c_t[k, m], s_t[k, m] = unit_phasor_f32(d - tau32, inv_lambda32)
+            for k in range(np.uintp(lo), np.uintp(hi)):
+                acc_re, acc_im = np.float32(0.0), np.float32(0.0)
+                for m in range(n_t):
+                    a_re, a_im = np.float32(0.0), np.float32(0.0)
+                    for i in range(np.uintp(n_r)):  # a reduction: vectorised, with gathers
                         # Linear interpolation of P_tr at u = (d_tx + d_rx - tau0) / dtau.
-                        u = min(max(u_t[m, k] + u_r[i, k], np.float32(0.0)), u_max)
+                        u = min(max(u_t[k, m] + u_r[k, i], np.float32(0.0)), u_max)
                         j = np.int32(u)
                         w = u - np.float32(j)
-                        q = np.uintp(row + j)
+                        q = np.uintp(toff[m] + roff[i] + j)
                         q0 = prof_bits[q]
-                        q1 = prof_bits[q + 1]
+                        q1 = prof_bits[q + np.uintp(1)]
                         re0 = bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
                         im0 = bits_as_float32(np.int32(q0 >> 32))
                         re1 = bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
                         im1 = bits_as_float32(np.int32(q1 >> 32))
                         v_re = re0 + w * (re1 - re0)
                         v_im = im0 + w * (im1 - im0)
-                        a_re[k] += v_re * c_r[i, k] - v_im * s_r[i, k]  # times the RX phasor
-                        a_im[k] += v_re * s_r[i, k] + v_im * c_r[i, k]
-                for k in range(np.uintp(lo), np.uintp(hi)):
-                    c, s = c_t[m, k], s_t[m, k]
-                    acc_re[k] += c * a_re[k] - s * a_im[k]
-                    acc_im[k] += c * a_im[k] + s * a_re[k]
-            for k in range(np.uintp(lo), np.uintp(hi)):
-                j_re[b, ix, iy, k] = acc_re[k]
-                j_im[b, ix, iy, k] = acc_im[k]
+                        a_re += v_re * c_r[k, i] - v_im * s_r[k, i]  # times the RX phasor
+                        a_im += v_re * s_r[k, i] + v_im * c_r[k, i]
+                    c, s = c_t[k, m], s_t[k, m]  # times the TX phasor
+                    acc_re += c * a_re - s * a_im
+                    acc_im += c * a_im + s * a_re
+                j_re[b, ix, iy, k] = acc_re
+                j_im[b, ix, iy, k] = acc_im
     return j_re, j_im
 
 
