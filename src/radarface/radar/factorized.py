@@ -680,6 +680,7 @@ def _stage2(
     z32 = z_m.astype(np.float32)
     inv_lambda32 = np.float32(inv_lambda_c)
     inv_h_tau32 = np.float32(1.0 / h_tau)
+    u_min, u_max = np.float32(_LO), np.float32(n_tau - 1 - _HI)
     for iy in prange(n_y):
         y = y_m[iy]
         d_c = np.empty((centres.shape[0], n_x, n_z), dtype=np.float32)
@@ -694,54 +695,71 @@ def _stage2(
                     c_c[c, ix, iz], s_c[c, ix, iz] = unit_phasor_f32(d, inv_lambda32)
         u = (y - y0) / h_lat
         jy = int(math.floor(u))
-        wy = _lagrange6(u - jy)
+        wy = _lagrange6(np.float32(u - jy))
         jy = np.uintp(jy - _LO)
-        t_re = np.empty((n_xc, n_tau), dtype=np.float32)
-        t_im = np.empty((n_xc, n_tau), dtype=np.float32)
-        col_re = np.empty(n_tau, dtype=np.float32)
-        col_im = np.empty(n_tau, dtype=np.float32)
-        acc_re = np.zeros((n_x, n_z), dtype=np.float32)
-        acc_im = np.zeros((n_x, n_z), dtype=np.float32)
+        acc_re = np.empty((n_x, n_z), dtype=np.float32)
+        acc_im = np.empty((n_x, n_z), dtype=np.float32)
+        # J_b interpolated to the row: t (b, x_c, k); per voxel column x: col (b, k), and per
+        # (z, b) the path in samples u and the carrier exp(j k_c tau_c) = TX-centre phasor x
+        # RX-centre phasor. Each voxel then sums over b, a reduction that vectorises.
+        t_re = np.zeros((n_b, n_xc, n_tau), dtype=np.float32)
+        t_im = np.zeros((n_b, n_xc, n_tau), dtype=np.float32)
         for b in range(n_b):
             for ixc in range(n_xc):
-                for k in range(n_tau):
-                    t_re[ixc, k] = 0.0
-                    t_im[ixc, k] = 0.0
                 for m in range(_TAPS):
-                    w = np.float32(wy[m])
+                    w = wy[m]
                     for k in range(n_tau):
-                        t_re[ixc, k] += w * j_re[b, ixc, jy + m, k]
-                        t_im[ixc, k] += w * j_im[b, ixc, jy + m, k]
-            ct, cr = np.uintp(sub_tx[b]), np.uintp(n_tc + sub_rx[b])
-            for ix in range(n_x):
-                u = (x_m[ix] - x0) / h_lat
-                jx = int(math.floor(u))
-                wx = _lagrange6(u - jx)
-                jx = np.uintp(jx - _LO)
-                tau0_b = np.float32(tau0_sub[b])
-                # The column samples the voxels' stencils read, by the iz loop's float32 formula
-                # and one sample wider (fastmath may round u differently there).
-                u_first = (d_c[ct, ix, 0] + d_c[cr, ix, 0] - tau0_b) * inv_h_tau32
-                u_last = (d_c[ct, ix, n_z - 1] + d_c[cr, ix, n_z - 1] - tau0_b) * inv_h_tau32
-                k_first = max(int(math.floor(u_first)) - _LO - 1, 0)
-                k_last = min(int(math.floor(u_last)) + _HI + 1, n_tau - 1)
-                for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
-                    col_re[k] = 0.0
-                    col_im[k] = 0.0
+                        t_re[b, ixc, k] += w * j_re[b, ixc, jy + m, k]
+                        t_im[b, ixc, k] += w * j_im[b, ixc, jy + m, k]
+        col_re = np.empty((n_b, n_tau), dtype=np.float32)
+        col_im = np.empty((n_b, n_tau), dtype=np.float32)
+        u_b = np.empty((n_z, n_b), dtype=np.float32)
+        c_b = np.empty((n_z, n_b), dtype=np.float32)
+        s_b = np.empty((n_z, n_b), dtype=np.float32)
+        for ix in range(n_x):
+            u = (x_m[ix] - x0) / h_lat
+            jx = int(math.floor(u))
+            wx = _lagrange6(np.float32(u - jx))
+            jx = np.uintp(jx - _LO)
+            for b in range(n_b):
+                for k in range(n_tau):
+                    col_re[b, k] = 0.0
+                    col_im[b, k] = 0.0
                 for m in range(_TAPS):
-                    w = np.float32(wx[m])
-                    for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
-                        col_re[k] += w * t_re[jx + m, k]
-                        col_im[k] += w * t_im[jx + m, k]
+                    w = wx[m]
+                    for k in range(n_tau):
+                        col_re[b, k] += w * t_re[b, jx + m, k]
+                        col_im[b, k] += w * t_im[b, jx + m, k]
+            for b in range(n_b):
+                ct, cr = np.uintp(sub_tx[b]), np.uintp(n_tc + sub_rx[b])
+                tau0_b = np.float32(tau0_sub[b])
                 for iz in range(n_z):
-                    u = (d_c[ct, ix, iz] + d_c[cr, ix, iz] - tau0_b) * inv_h_tau32
-                    v_re, v_im = _interp6(col_re, col_im, u)
-                    v_re, v_im = np.float32(v_re), np.float32(v_im)
-                    # Carrier exp(j k_c tau_c) = TX-centre phasor x RX-centre phasor.
-                    c = c_c[ct, ix, iz] * c_c[cr, ix, iz] - s_c[ct, ix, iz] * s_c[cr, ix, iz]
-                    s = c_c[ct, ix, iz] * s_c[cr, ix, iz] + s_c[ct, ix, iz] * c_c[cr, ix, iz]
-                    acc_re[ix, iz] += c * v_re - s * v_im
-                    acc_im[ix, iz] += c * v_im + s * v_re
+                    u_b[iz, b] = (d_c[ct, ix, iz] + d_c[cr, ix, iz] - tau0_b) * inv_h_tau32
+                    c_t, s_t = c_c[ct, ix, iz], s_c[ct, ix, iz]
+                    c_r, s_r = c_c[cr, ix, iz], s_c[cr, ix, iz]
+                    c_b[iz, b] = c_t * c_r - s_t * s_r
+                    s_b[iz, b] = c_t * s_r + s_t * c_r
+            for iz in range(n_z):
+                a_re, a_im = np.float32(0.0), np.float32(0.0)
+                for b in range(np.uintp(n_b)):
+                    # 6-point Lagrange interpolation of col_b at u (clamped: the loads stay in b's
+                    # column; the plan puts every voxel's stencil inside it).
+                    u = min(max(u_b[iz, b], u_min), u_max)
+                    i = np.int32(u)
+                    w0, w1, w2, w3, w4, w5 = _lagrange6(u - np.float32(i))
+                    q = np.uintp(i - _LO)
+                    v_re = (
+                        w0 * col_re[b, q] + w1 * col_re[b, q + 1] + w2 * col_re[b, q + 2]
+                        + w3 * col_re[b, q + 3] + w4 * col_re[b, q + 4] + w5 * col_re[b, q + 5]
+                    )  # fmt: skip
+                    v_im = (
+                        w0 * col_im[b, q] + w1 * col_im[b, q + 1] + w2 * col_im[b, q + 2]
+                        + w3 * col_im[b, q + 3] + w4 * col_im[b, q + 4] + w5 * col_im[b, q + 5]
+                    )  # fmt: skip
+                    a_re += c_b[iz, b] * v_re - s_b[iz, b] * v_im
+                    a_im += c_b[iz, b] * v_im + s_b[iz, b] * v_re
+                acc_re[ix, iz] = a_re
+                acc_im[ix, iz] = a_im
         out_re[:, iy, :] = acc_re.T
         out_im[:, iy, :] = acc_im.T
     return out_re, out_im
