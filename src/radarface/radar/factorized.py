@@ -371,18 +371,19 @@ def _lagrange6(t: float) -> tuple[float, float, float, float, float, float]:
 
 
 @njit(fastmath=True, inline="always")
-def _interp6(col_re, col_im, u):
-    """(re, im) of the column at fractional index u by 6-point Lagrange interpolation."""
-    i = int(math.floor(u))
+def _interp6(col_re, col_im, row, u):
+    """(re, im) of column `row` of (n_rows, n) arrays at fractional index u >= _LO by 6-point
+    Lagrange interpolation."""
+    i = np.int32(u)
     w0, w1, w2, w3, w4, w5 = _lagrange6(u - np.float32(i))
     i = np.uintp(i - _LO)  # unsigned: no negative-index wraparound in the loads
     re = (
-        w0 * col_re[i] + w1 * col_re[i + 1] + w2 * col_re[i + 2]
-        + w3 * col_re[i + 3] + w4 * col_re[i + 4] + w5 * col_re[i + 5]
+        w0 * col_re[row, i] + w1 * col_re[row, i + 1] + w2 * col_re[row, i + 2]
+        + w3 * col_re[row, i + 3] + w4 * col_re[row, i + 4] + w5 * col_re[row, i + 5]
     )  # fmt: skip
     im = (
-        w0 * col_im[i] + w1 * col_im[i + 1] + w2 * col_im[i + 2]
-        + w3 * col_im[i + 3] + w4 * col_im[i + 4] + w5 * col_im[i + 5]
+        w0 * col_im[row, i] + w1 * col_im[row, i + 1] + w2 * col_im[row, i + 2]
+        + w3 * col_im[row, i + 3] + w4 * col_im[row, i + 4] + w5 * col_im[row, i + 5]
     )  # fmt: skip
     return re, im
 
@@ -598,8 +599,8 @@ def _merge(
         phase = np.empty(n_tau)
         t_re = np.empty((n_yc, n_tau_c), dtype=np.float32)
         t_im = np.empty((n_yc, n_tau_c), dtype=np.float32)
-        col_re = np.empty(n_tau_c, dtype=np.float32)
-        col_im = np.empty(n_tau_c, dtype=np.float32)
+        col_re = np.empty((1, n_tau_c), dtype=np.float32)  # one row, for _interp6
+        col_im = np.empty((1, n_tau_c), dtype=np.float32)
         for c in children[p]:
             if c < 0:
                 break
@@ -632,17 +633,17 @@ def _merge(
                 wy = _lagrange6(v - jy)
                 jy = np.uintp(jy - _LO)
                 for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
-                    col_re[k] = 0.0
-                    col_im[k] = 0.0
+                    col_re[0, k] = 0.0
+                    col_im[0, k] = 0.0
                 for m in range(_TAPS):
                     w = np.float32(wy[m])
                     if w == 0:
                         continue
                     for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
-                        col_re[k] += w * t_re[jy + m, k]
-                        col_im[k] += w * t_im[jy + m, k]
+                        col_re[0, k] += w * t_re[jy + m, k]
+                        col_im[0, k] += w * t_im[jy + m, k]
                 for k in range(np.uintp(first[iy]), np.uintp(hi)):
-                    v_re, v_im = _interp6(col_re, col_im, u_c[k])
+                    v_re, v_im = _interp6(col_re, col_im, 0, u_c[k])
                     cs, sn = unit_phasor(phase[k], inv_lambda_c)  # exp(j k_c (tau_c - tau_p))
                     out_re[p, ix, iy, k] += cs * v_re - sn * v_im
                     out_im[p, ix, iy, k] += cs * v_im + sn * v_re
@@ -746,20 +747,10 @@ def _stage2(
             for iz in range(n_z):
                 a_re, a_im = np.float32(0.0), np.float32(0.0)
                 for b in range(np.uintp(n_b)):
-                    # 6-point Lagrange interpolation of col_b at u (clamped: the loads stay in b's
-                    # column; the plan puts every voxel's stencil inside it).
+                    # Clamped, so that the loads stay in b's column (the plan puts every
+                    # voxel's stencil inside it).
                     u = min(max(u_b[iz, b], u_min), u_max)
-                    i = np.int32(u)
-                    w0, w1, w2, w3, w4, w5 = _lagrange6(u - np.float32(i))
-                    q = np.uintp(i - _LO)
-                    v_re = (
-                        w0 * col_re[b, q] + w1 * col_re[b, q + 1] + w2 * col_re[b, q + 2]
-                        + w3 * col_re[b, q + 3] + w4 * col_re[b, q + 4] + w5 * col_re[b, q + 5]
-                    )  # fmt: skip
-                    v_im = (
-                        w0 * col_im[b, q] + w1 * col_im[b, q + 1] + w2 * col_im[b, q + 2]
-                        + w3 * col_im[b, q + 3] + w4 * col_im[b, q + 4] + w5 * col_im[b, q + 5]
-                    )  # fmt: skip
+                    v_re, v_im = _interp6(col_re, col_im, b, u)
                     a_re += c_b[iz, b] * v_re - s_b[iz, b] * v_im
                     a_im += c_b[iz, b] * v_im + s_b[iz, b] * v_re
                 acc_re[ix, iz] = a_re
