@@ -27,14 +27,17 @@ GROUPS = ("shape", "expression", "translation", "rotation", "total")
 ALPHAS = np.logspace(-3, 3, 13)  # ridge strengths, relative to the mean diagonal of X X^T
 
 
-def load(data: Path, split: str, input: str, pool: int) -> tuple[np.ndarray, torch.Tensor]:
-    """(N, features) float64 images, average-pooled pool x pool, and (N, 26) targets."""
+def load(data: Path, split: str, input: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, C, H, W) images at 20 dB and (N, 26) targets of a split."""
     ds = RadarFaceDataset(data, split, input, 20.0)
     images, targets = zip(*(ds[i] for i in range(len(ds))), strict=True)
-    x = torch.stack(images)
-    if pool > 1:
-        x = F.avg_pool2d(x, pool)
-    return x.flatten(1).double().numpy(), torch.stack(targets)
+    return torch.stack(images), torch.stack(targets)
+
+
+def features(images: torch.Tensor, pool: int) -> np.ndarray:
+    """(N, features) float64: the images averaged over pool x pool blocks, flattened."""
+    x = F.avg_pool2d(images, pool) if pool > 1 else images
+    return x.flatten(1).double().numpy()
 
 
 def ridge(x_fit: np.ndarray, y_fit: np.ndarray, x_new: np.ndarray, alpha: float) -> np.ndarray:
@@ -69,12 +72,11 @@ def main() -> None:
     parser.add_argument("--pool", type=int, nargs="+", default=[1])
     args = parser.parse_args()
     rows = []
-    for pool in args.pool:
-        for name in args.inputs:
-            x_train, y_train = load(args.data, "train", name, pool)
-            x_val, y_val = load(args.data, "val", name, pool)
-            errors = probe(x_train, y_train, x_val, y_val)
-            size = round(np.sqrt(x_train.shape[1] / (2 if name == "amplitude-depth" else 1)))
+    for name in args.inputs:
+        (x_train, y_train), (x_val, y_val) = (load(args.data, s, name) for s in ("train", "val"))
+        for pool in args.pool:
+            errors = probe(features(x_train, pool), y_train, features(x_val, pool), y_val)
+            size = x_train.shape[-1] // pool
             cells = " | ".join(f"{errors[g]:.3f}" for g in GROUPS)
             rows.append(f"| ridge ({name}, {size} x {size}) | {cells} | {errors['alpha']:g} |")
     mean = param_errors(mean_baseline(y_train, len(y_val)), y_val)
