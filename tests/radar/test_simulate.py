@@ -94,6 +94,28 @@ def test_visibility_interpolates_between_cast_antennas(make_plate) -> None:
     np.testing.assert_array_equal(strided[::4], exact[::4])
 
 
+def test_threaded_ray_casting_equals_one_thread(make_plate) -> None:
+    import numba
+    import trimesh
+
+    blocker_v, blocker_f = make_plate(0.03, (0.0, 0.0, 0.2))
+    mesh = trimesh.Trimesh(blocker_v, blocker_f, process=False)
+    grid = np.linspace(-0.04, 0.04, 9)
+    points = np.stack([*np.meshgrid(grid, grid), np.full((9, 9), 0.3)], -1).reshape(-1, 3)
+    normals = np.tile([0.0, 0.0, -1.0], (len(points), 1))
+    line = np.stack([np.linspace(-0.1, 0.1, 15), np.zeros(15), np.zeros(15)], axis=1)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = visibility(mesh, points, normals, line, stride=1)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = visibility(mesh, points, normals, line, stride=1)
+    finally:
+        numba.set_num_threads(threads)
+    assert 0 < one.mean() < 1  # some rays blocked, some free
+    np.testing.assert_array_equal(many, one)
+
+
 def test_same_seed_same_signal_other_seed_other_speckle(sparse_qar50, make_plate) -> None:
     vertices, faces = make_plate(0.05, (0.0, 0.0, 0.25))
     a, b, c = (simulate_mesh(sparse_qar50, vertices, faces, seed=s) for s in (7, 7, 8))

@@ -24,8 +24,10 @@ array centre), so open face masks and scans with either winding work.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import trimesh
 
@@ -125,12 +127,27 @@ def _strided(n: int, stride: int) -> np.ndarray:
 
 
 def _free(mesh: trimesh.Trimesh, origins_m: np.ndarray, antennas_m: np.ndarray) -> np.ndarray:
-    """(P, n_antennas) float32: 1 where the ray from origin to antenna hits nothing."""
-    dirs = antennas_m[None, :, :] - origins_m[:, None, :]
-    dirs /= np.linalg.norm(dirs, axis=2, keepdims=True)
-    origins = np.repeat(origins_m, len(antennas_m), axis=0)
-    hit = mesh.ray.intersects_any(origins, dirs.reshape(-1, 3))
-    return (~hit).reshape(len(origins_m), len(antennas_m)).astype(np.float32)
+    """(P, n_antennas) float32: 1 where the ray from origin to antenna hits nothing.
+
+    The points are cast in one chunk per numba thread, concurrently: embree releases the GIL.
+    """
+
+    def free(origins: np.ndarray) -> np.ndarray:
+        if len(origins) == 0:
+            return np.empty((0, len(antennas_m)), dtype=np.float32)
+        dirs = antennas_m[None, :, :] - origins[:, None, :]
+        dirs /= np.linalg.norm(dirs, axis=2, keepdims=True)
+        rays = np.repeat(origins, len(antennas_m), axis=0), dirs.reshape(-1, 3)
+        hit = mesh.ray.intersects_any(*rays)
+        return (~hit).reshape(len(origins), len(antennas_m)).astype(np.float32)
+
+    chunks = np.array_split(origins_m, numba.get_num_threads())
+    if len(chunks) == 1 or len(origins_m) < 2:
+        return free(origins_m)
+    first = free(chunks[0][:1])  # builds the mesh's ray scene once, before the threads share it
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        parts = list(pool.map(free, [chunks[0][1:], *chunks[1:]]))
+    return np.concatenate([first, *parts])
 
 
 def visibility(
