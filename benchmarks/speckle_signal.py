@@ -1,7 +1,7 @@
 """How far one face coefficient moves the depth image, against the simulator's speckle.
 
     python benchmarks/speckle_signal.py [--material 0.5] [--antenna-size 0.25]
-        [--shape 0 1 4] [--expression 0 3] [--seeds 3] [--face-model PATH]
+        [--shape 0 1 4] [--expression 0 3] [--seeds 3] [--spacing-mm 2] [--face-model PATH]
 
 Renders the mean face at zero pose with several speckle seeds (the simulator's random surface
 sampling and diffuse phases) and, per listed coefficient, the face with that coefficient at +1
@@ -41,17 +41,19 @@ def main() -> None:
     parser.add_argument("--shape", type=int, nargs="*", default=[0, 1, 4])
     parser.add_argument("--expression", type=int, nargs="*", default=[0, 3])
     parser.add_argument("--seeds", type=int, default=3, help="speckle seeds per face (>= 2)")
+    parser.add_argument("--spacing-mm", type=float, default=2.0, help="surface point spacing")
     parser.add_argument("--face-model", default=None)
     args = parser.parse_args()
     model = load_face_model(resolve_face_model_path(args.face_model))
     array, grid = qar50_array(), ImagingGrid()
     reflectance = Reflectance(args.material, args.antenna_size)
+    sampling = SamplingConfig(spacing_m=args.spacing_mm * 1e-3)
     zero_shape, zero_expr = np.zeros(model.n_shape), np.zeros(model.n_expr)
 
     def render(shape: np.ndarray, expr: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         face = FaceParams(shape[None], expr[None], np.zeros((1, 3)), np.zeros((1, 3)))
         vertices = face_vertices(model, face)
-        s = simulate_mesh(array, vertices, model.triangles, reflectance, SamplingConfig(), seed)
+        s = simulate_mesh(array, vertices, model.triangles, reflectance, sampling, seed)
         return project_volume(backproject(s, array, grid), grid)
 
     def rms_mm(a: tuple, b: tuple) -> float:
