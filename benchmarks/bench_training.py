@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from radarface.data import DatasetConfig, RadarFaceDataset, open_dataset
+from radarface.data import params as P
 from radarface.data.generate import load_checked_model
 from radarface.eval import baseline_errors, vertex_distance
 from radarface.facemodel import resolve_face_model_path
@@ -29,8 +30,7 @@ COLUMNS = ("shape", "expression", "translation", "rotation", "total", "point_dis
 
 def targets(data: Path, split: str) -> torch.Tensor:
     """(N, 26) targets of a split at the validation dynamic range."""
-    ds = RadarFaceDataset(data, split, "amplitude", 20.0)
-    return torch.stack([ds[i][1] for i in range(len(ds))])
+    return RadarFaceDataset(data, split, "amplitude", P.VALIDATION_DYNAMIC_RANGE_DB).stacked()[1]
 
 
 def timed_stage(stage: str, out: Path, **kwargs) -> tuple[dict, float]:

@@ -39,8 +39,9 @@ def main() -> None:
         raise SystemExit(f"{args.run} is a {config['stage']} run, not an encoder run")
     encoder = Encoder(NetConfig.from_dict(config["config"]["net"])).eval()
     encoder.load_state_dict(load_checkpoint(args.run / "checkpoint.pt")["model"])
-    ds = RadarFaceDataset(args.data or Path(config["data_dir"]), "val", config["input"], 20.0)
-    images, targets = (torch.stack(x) for x in zip(*(ds[i] for i in range(len(ds))), strict=True))
+    data = args.data or Path(config["data_dir"])
+    ds = RadarFaceDataset(data, "val", config["input"], P.VALIDATION_DYNAMIC_RANGE_DB)
+    images, targets = ds.stacked()
     with torch.no_grad():
         pred = torch.cat([encoder(batch) for batch in images.split(64)])
     mse, var = (pred - targets).square().mean(0), targets.var(0, correction=0)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from radarface.data import RadarFaceDataset
+from radarface.data import params as P
 from radarface.eval import mean_baseline, param_errors
 
 GROUPS = ("shape", "expression", "translation", "rotation", "total")
@@ -29,9 +30,7 @@ ALPHAS = np.logspace(-3, 3, 13)  # ridge strengths, relative to the mean diagona
 
 def load(data: Path, split: str, input: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, C, H, W) images at 20 dB and (N, 26) targets of a split."""
-    ds = RadarFaceDataset(data, split, input, 20.0)
-    images, targets = zip(*(ds[i] for i in range(len(ds))), strict=True)
-    return torch.stack(images), torch.stack(targets)
+    return RadarFaceDataset(data, split, input, P.VALIDATION_DYNAMIC_RANGE_DB).stacked()
 
 
 def features(images: torch.Tensor, pool: int) -> np.ndarray:

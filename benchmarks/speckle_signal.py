@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--spacing-mm", type=float, default=2.0, help="surface point spacing")
     parser.add_argument("--face-model", default=None)
     args = parser.parse_args()
+    if args.seeds < 2:
+        parser.error("--seeds must be at least 2 (the noise compares two seeds)")
     model = load_face_model(resolve_face_model_path(args.face_model))
     array, grid = qar50_array(), ImagingGrid()
     reflectance = Reflectance(args.material, args.antenna_size)

@@ -57,6 +57,15 @@ def test_inputs_and_targets(tiny_dataset: Path, mode: str, channels: int) -> Non
     assert torch.allclose(physical[1], torch.tensor(group["params/material"][4]).float())
 
 
+def test_stacked_equals_the_items(tiny_dataset: Path) -> None:
+    ds = RadarFaceDataset(tiny_dataset, "val", "amplitude-depth", decoder_target="depth")
+    stacked = ds.stacked()
+    assert [x.shape[0] for x in stacked] == [3, 3, 3]
+    for i in range(len(ds)):
+        for whole, item in zip(stacked, ds[i], strict=True):
+            assert torch.equal(whole[i], item)
+
+
 def test_sampled_dynamic_range_is_seeded_per_item_and_epoch(tiny_dataset: Path) -> None:
     ds = RadarFaceDataset(tiny_dataset, "train", dynamic_range_db=(15.0, 30.0), seed=1)
     thetas = [ds.dynamic_range(i) for i in range(len(ds))]

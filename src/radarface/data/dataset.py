@@ -187,6 +187,11 @@ class RadarFaceDataset(Dataset):
         )
         return float(rng.uniform(lo, hi))
 
+    def stacked(self) -> tuple[torch.Tensor, ...]:
+        """Every item of the split, stacked: inputs (N, C, H, W), targets (N, 26)[, decoder
+        targets (N, 1, H, W)]."""
+        return tuple(torch.stack(x) for x in zip(*(self[i] for i in range(len(self))), strict=True))
+
     def images(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(H, W) max_db and depth_m of item i."""
         if self._images is not None:

@@ -46,6 +46,7 @@ GROUPS: dict[str, slice] = {
 
 DYNAMIC_RANGE_DB = (15.0, 30.0)  # sampled while training the encoder (paper 3.1, 3.3)
 DECODER_DYNAMIC_RANGE_DB = 15.0
+VALIDATION_DYNAMIC_RANGE_DB = 20.0  # evaluation (paper 3.5: 15-30 dB in training, 20 dB after)
 
 _LO = torch.tensor([DYNAMIC_RANGE_DB[0], MATERIAL_RANGE[0], ANTENNA_SIZE_RANGE[0]])
 _HI = torch.tensor([DYNAMIC_RANGE_DB[1], MATERIAL_RANGE[1], ANTENNA_SIZE_RANGE[1]])

@@ -20,8 +20,6 @@ from radarface.nn.config import NetConfig
 from radarface.train.config import Preset, Stage, TrainConfig
 from radarface.train.stages import train_autoencoder, train_decoder, train_encoder
 
-#: Validation dynamic range (paper 3.5: the encoder sees 15-30 dB while training, 20 dB after).
-VALIDATION_DYNAMIC_RANGE_DB = 20.0
 #: Smallest image the encoder's AlexNet accepts (its strides reduce 63 pixels to one).
 MIN_IMAGE_PIXELS = 64
 
@@ -62,7 +60,7 @@ def _datasets(
         data_dir, "train", input, P.DYNAMIC_RANGE_DB, seed=seed, decoder_target=target
     )
     val = RadarFaceDataset(
-        data_dir, "val", input, VALIDATION_DYNAMIC_RANGE_DB, seed=seed, decoder_target=target
+        data_dir, "val", input, P.VALIDATION_DYNAMIC_RANGE_DB, seed=seed, decoder_target=target
     )
     return train, val
 
