@@ -27,22 +27,28 @@ def main(out: Path) -> None:
     """Sample N_FACES posed faces and save the figure."""
     model = load_face_model(resolve_face_model_path(sys.argv[2] if len(sys.argv) > 2 else None))
     params = sample_params(model, N_FACES, SEED)
-    vertices = place_in_radar_frame(model, model.vertices(params.shape, params.expr),
-                                    params.translation_m, params.rotation_rad)
+    vertices = place_in_radar_frame(
+        model, model.vertices(params.shape, params.expr), params.translation_m, params.rotation_rad
+    )
     fig, axes = plt.subplots(1, N_FACES, figsize=(2.2 * N_FACES, 3.0))
     for i, ax in enumerate(axes):
         draw_mesh(ax, vertices[i], model.triangles)
         ax.set_xlim(-17, 17)
         ax.set_ylim(-22, 17)
         yaw, pitch, roll = np.degrees(params.rotation_rad[i])
-        ax.set_title(f"face {i}: yaw {yaw:+.0f}, pitch {pitch:+.0f}, roll {roll:+.0f} deg",
-                     fontsize=6)
-    fig.suptitle(f"{model.name}: seed {SEED}, radar frame seen from behind the array (cm)",
-                 fontsize=8)
+        ax.set_title(
+            f"face {i}: yaw {yaw:+.0f}, pitch {pitch:+.0f}, roll {roll:+.0f} deg", fontsize=6
+        )
+    fig.suptitle(
+        f"{model.name}: seed {SEED}, radar frame seen from behind the array (cm)", fontsize=8
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=120)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "figures"
-         / "facemodel_samples.png")
+    main(
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).parent / "figures" / "facemodel_samples.png"
+    )
