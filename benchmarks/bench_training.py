@@ -6,7 +6,8 @@
 Trains one decoder (amplitude at 15 dB), then per input an encoder and an autoencoder (encoder
 through the frozen decoder), each into RUNS/<stage>-<input>; runs resume where they stopped, so
 the script can be re-run after an interruption. Prints a markdown table of validation metrics
-(MSE per parameter group, Table 1's total, point distance in mm at 20 dB) and wall times.
+(MSE per parameter group, Table 1's total, point distance in mm at 20 dB) and wall times, and
+writes the baselines' metrics to RUNS/baselines.json (read by docs/make_training_figure.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from radarface.data import params as P
 from radarface.data.generate import load_checked_model
 from radarface.eval import baseline_errors, vertex_distance
 from radarface.facemodel import resolve_face_model_path
+from radarface.io import provenance, write_json
 from radarface.train import parse_overrides, run_stage
 
 COLUMNS = ("shape", "expression", "translation", "rotation", "total", "point_dist_mm")
@@ -33,12 +35,16 @@ def targets(data: Path, split: str) -> torch.Tensor:
     return RadarFaceDataset(data, split, "amplitude", P.VALIDATION_DYNAMIC_RANGE_DB).stacked()[1]
 
 
-def timed_stage(stage: str, out: Path, **kwargs) -> tuple[dict, float]:
-    """Run (or finish) one stage; returns its final metrics and the wall time of this call."""
+def timed_stage(stage: str, out: Path, **kwargs) -> tuple[dict, float | None]:
+    """Run (or finish) one stage; returns its final metrics and the wall time of this call.
+
+    A run with a metrics.json (written after its last epoch) is complete: its stored metrics are
+    returned with no time, so that a re-run prints no misleading one.
+    """
+    if (out / "metrics.json").exists():
+        return json.loads((out / "metrics.json").read_text())["final"], None
     start = time.perf_counter()
     result = run_stage(stage, out_dir=out, resume=True, **kwargs)
-    if not result:  # already complete: read the stored metrics
-        result = json.loads((out / "metrics.json").read_text())["final"]
     return result, time.perf_counter() - start
 
 
@@ -68,6 +74,8 @@ def main() -> None:
     baselines = baseline_errors(
         train_targets, val_targets, vertex_distance(model), torch.Generator().manual_seed(0)
     )
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "baselines.json", {**baselines, **provenance(data=args.data, seed=0)})
     lines = [row(f"Baseline ({k})", v, None) for k, v in baselines.items()]
     decoder_dir = args.out / "decoder-amplitude"
     decoder, t_decoder = timed_stage("decoder", decoder_dir, **common)
@@ -84,7 +92,9 @@ def main() -> None:
     print(
         f"{args.preset} preset; {n_train} training / {n_val} validation images of "
         f"{config.grid.n_y} x {config.grid.n_x}; decoder (amplitude, 15 dB): val image MSE "
-        f"{decoder['val']['image']:.4f} in {t_decoder / 60:.1f} min\n"
+        f"{decoder['val']['image']:.4f}"
+        + ("" if t_decoder is None else f" in {t_decoder / 60:.1f} min")
+        + "\n"
     )
     print("| model | " + " | ".join(COLUMNS) + " | time (min) |")
     print("|---|" + "---|" * (len(COLUMNS) + 1))
