@@ -32,7 +32,7 @@ COLUMNS = ("shape", "expression", "translation", "rotation", "total", "point_dis
 
 def targets(data: Path, split: str) -> torch.Tensor:
     """(N, 26) targets of a split at the validation dynamic range."""
-    return RadarFaceDataset(data, split, "amplitude", P.VALIDATION_DYNAMIC_RANGE_DB).stacked()[1]
+    return RadarFaceDataset(data, split, "amplitude", P.VALIDATION_DYNAMIC_RANGE_DB).targets()
 
 
 def timed_stage(stage: str, out: Path, **kwargs) -> tuple[dict, float | None]:

@@ -18,15 +18,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-INPUTS = ("amplitude", "depth", "amplitude-depth")
-
 
 def main(runs: Path, out: Path) -> None:
     """Plot the encoders' per-epoch validation total and training loss; save to `out`."""
     baselines = json.loads((runs / "baselines.json").read_text())
     fig, (ax_val, ax_train) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for name in INPUTS:
-        history = json.loads((runs / f"encoder-{name}" / "metrics.json").read_text())["history"]
+    for run in sorted(runs.glob("encoder-*")):  # the inputs the chain trained
+        name = run.name.removeprefix("encoder-")
+        history = json.loads((run / "metrics.json").read_text())["history"]
         epochs = [h["epoch"] + 1 for h in history]
         ax_val.plot(epochs, [h["val"]["total"] for h in history], label=f"encoder ({name})")
         ax_train.plot(epochs, [h["train"]["loss"] for h in history], label=f"encoder ({name})")

@@ -64,6 +64,7 @@ def test_stacked_equals_the_items(tiny_dataset: Path) -> None:
     for i in range(len(ds)):
         for whole, item in zip(stacked, ds[i], strict=True):
             assert torch.equal(whole[i], item)
+    assert torch.equal(ds.targets(), stacked[1])
 
 
 def test_sampled_dynamic_range_is_seeded_per_item_and_epoch(tiny_dataset: Path) -> None:

@@ -187,6 +187,17 @@ class RadarFaceDataset(Dataset):
         )
         return float(rng.uniform(lo, hi))
 
+    def _target(self, i: int, theta_db: float) -> torch.Tensor:
+        """(26,) target of item i: face and pose, then the scaled rendering parameters."""
+        rendering = P.scale_rendering(
+            torch.tensor([theta_db, *self._reflectance[i]], dtype=torch.float64)
+        ).float()
+        return torch.cat([self._face_pose[i], rendering])
+
+    def targets(self) -> torch.Tensor:
+        """(N, 26) targets of the split in the current epoch, without reading any image."""
+        return torch.stack([self._target(i, self.dynamic_range(i)) for i in range(len(self))])
+
     def stacked(self) -> tuple[torch.Tensor, ...]:
         """Every item of the split, stacked: inputs (N, C, H, W), targets (N, 26)[, decoder
         targets (N, 1, H, W)]."""
@@ -208,10 +219,7 @@ class RadarFaceDataset(Dataset):
         max_db, depth_m = self.images(i)
         theta = self.dynamic_range(i)
         image = network_input(max_db, depth_m, self.input, theta, self.z_range_m)
-        rendering = P.scale_rendering(
-            torch.tensor([theta, *self._reflectance[i]], dtype=torch.float64)
-        ).float()
-        target = torch.cat([self._face_pose[i], rendering])
+        target = self._target(i, theta)
         if self.decoder_target is None:
             return image, target
         return image, target, decoder_image(max_db, depth_m, self.z_range_m, self.decoder_target)
