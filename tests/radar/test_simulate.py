@@ -8,6 +8,8 @@ import pytest
 from radarface.radar import SPEED_OF_LIGHT_M_S, RadarArray, simulate_points
 from radarface.radar.scene import Reflectance, SamplingConfig, mesh_scatterers, visibility
 from radarface.radar.simulate import (
+    _OVERSAMPLE,
+    _node_window,
     add_noise,
     simulate_mesh,
     simulate_scatterers,
@@ -43,6 +45,26 @@ def test_fast_mesh_simulation_matches_exact_sum(sparse_qar50, make_plate, materi
     refl = Reflectance(material=material, antenna_size=0.25)
     exact = simulate_scatterers_reference(sparse_qar50, sc, refl)
     fast = simulate_scatterers(sparse_qar50, sc, refl, specular_threshold=1e-12)
+    assert _rel(fast, exact) < 1e-3
+
+
+@pytest.mark.parametrize("n_freq", [128, 20])
+def test_fast_simulation_with_and_without_wrapping_grids(sparse_qar50, make_plate, n_freq) -> None:
+    # 128 steps: the plate's path lengths (0.52-0.59 m) fill a window of the kernel's periodic
+    # grid; 20 steps over the same band: the grid's period c / df is 0.57 m, so the paths wrap.
+    array = RadarArray(sparse_qar50.tx_m, sparse_qar50.rx_m, np.linspace(72e9, 82e9, n_freq))
+    vertices, faces = make_plate(0.06, (0.01, -0.01, 0.26), tilt_deg=8.0)
+    sc = mesh_scatterers(
+        array, vertices, faces, SamplingConfig(spacing_m=4e-3), np.random.default_rng(1)
+    )
+    d_tx = np.linalg.norm(array.tx_m[:, None] - sc.points_m[None], axis=2)
+    d_rx = np.linalg.norm(sc.points_m[:, None] - array.rx_m[None], axis=2)
+    dk = 2 * np.pi * (array.freq_hz[1] - array.freq_hz[0]) / SPEED_OF_LIGHT_M_S
+    first_node, n_nodes = _node_window(d_tx, d_rx, dk, _OVERSAMPLE * n_freq)
+    assert (n_nodes > _OVERSAMPLE * n_freq) == (n_freq == 20)
+    refl = Reflectance(material=0.5, antenna_size=0.25)
+    exact = simulate_scatterers_reference(array, sc, refl)
+    fast = simulate_scatterers(array, sc, refl, specular_threshold=1e-12)
     assert _rel(fast, exact) < 1e-3
 
 

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 
 import numba
 import numpy as np
-import scipy.fft
 import torch
 
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
@@ -125,14 +124,22 @@ def simulate_points(
 # non-uniform fast Fourier transform library based on an 'exponential of semicircle' kernel",
 # SIAM J. Sci. Comput. 41(5), 2019). For one TX-RX pair,
 #   S_m = sum_p v_p exp(-j m theta_p),  m = n - N/2,  theta_p = dk tau_p  (mod 2 pi),
-# spread each v_p onto an R-times oversampled periodic grid with the kernel
-# phi(x) = exp(beta (sqrt(1 - (2x / W)^2) - 1)) of W grid cells, FFT, and divide by the kernel's
-# Fourier transform at mode m. W = 5 taps with beta = 2.30 W (R = 2) keep the relative error
-# near 1e-4 (the Gaussian of Greengard & Lee needs 6 taps for 1e-3).
-_OVERSAMPLE = 2
-_TAPS = 5  # odd: the taps are centred on the nearest grid node
-_BETA = 2.30 * _TAPS
-_PAD = (_TAPS - 1) // 2  # the spread grids hold _PAD nodes more at each end, folded afterwards
+# spread each v_p onto an R-times oversampled periodic grid of n = R N nodes with the kernel
+# phi(x) = exp(beta (sqrt(1 - (2x / W)^2) - 1)) of W grid cells, transform, and divide by the
+# kernel's Fourier transform at mode m. W = 4 taps with beta = 2.5 W on a 3x oversampled grid
+# keep the relative error near 2e-4 (W = 5, R = 2: 6e-5 with a quarter more scatter-adds, 18%
+# slower; the Gaussian of Greengard & Lee needs 6 taps for 1e-3).
+# A face spans a few tenths of a metre of path out of the grid's period c / df (3.8 m for the
+# QAR50), so its scatterers touch ~50 of the 384 nodes: the kernel spreads into that window only
+# and one GEMM takes the window's nodes to the N modes, in place of an FFT over the mostly empty
+# period. The small windows make the larger grid of 4 taps cheap.
+_OVERSAMPLE = 3
+_TAPS = 4
+_BETA = 2.5 * _TAPS
+# The taps are the nodes l0 - _FIRST ... l0 - _FIRST + _TAPS - 1 around the node l0 nearest to a
+# point (odd _TAPS) or the node l0 just below it (even _TAPS): _SHIFT rounds accordingly.
+_FIRST = (_TAPS - 1) // 2
+_SHIFT = 0.5 if _TAPS % 2 else 0.0
 _TABLE_STEPS = 2048  # tabulated sub-cell offsets of the kernel: position error <= h / 4096
 
 
@@ -143,10 +150,10 @@ def _kernel(x: np.ndarray) -> np.ndarray:
 
 
 def _kernel_table() -> np.ndarray:
-    """(steps, W) float32: the kernel at the taps centre - (W - 1) // 2 + k of a point at
-    (step + 0.5) / steps - 1/2 cells from its nearest node `centre` (W odd)."""
-    frac = (np.arange(_TABLE_STEPS) + 0.5) / _TABLE_STEPS - 0.5
-    offsets = np.arange(_TAPS) - (_TAPS - 1) // 2
+    """(steps, W) float32: the kernel at the taps l0 - _FIRST + k of a point at
+    (step + 0.5) / steps - _SHIFT cells from its node l0."""
+    frac = (np.arange(_TABLE_STEPS) + 0.5) / _TABLE_STEPS - _SHIFT
+    offsets = np.arange(_TAPS) - _FIRST
     return _kernel(offsets[None, :] - frac[:, None]).astype(np.float32)
 
 
@@ -192,10 +199,12 @@ def _spread_pairs(
     log_threshold,
     dk,
     n_grid,
+    first_node,
+    n_window,
     table,
 ):  # pragma: no cover - compiled
-    """Grid every pair's scatterer sum: (n_tx, n_rx, n_grid + 2 _PAD + 1) complex64, padded
-    node j being node (j - _PAD) mod n_grid (see the note above).
+    """Grid every pair's scatterer sum: (n_tx, n_rx, n_window) complex64, window node j being
+    grid node first_node + j (mod n_grid; see the note above).
 
     Per pair and point: v = c_tx c_rx (diffuse_w g_tx g_rx + specular_w L), tau = d_tx + d_rx,
     with L the bistatic half-vector lobe of radarface.radar.scene. TX-side arrays are
@@ -205,12 +214,12 @@ def _spread_pairs(
     """
     n_tx, n_pts = c_tx.shape
     n_rx = c_rx.shape[1]
-    grids = np.zeros((n_tx, n_rx, n_grid + 2 * _PAD + 1), dtype=np.complex64)
+    grids = np.zeros((n_tx, n_rx, n_window), dtype=np.complex64)
     two_pi = np.float32(2.0 * np.pi)
     inv_h = np.float32(n_grid / (2.0 * np.pi))
     inv_r2 = np.float32(1.0 / capture_radius_m**2)
     log_thr = np.float32(log_threshold)
-    dk32, half, steps = np.float32(dk), np.float32(0.5), np.float32(_TABLE_STEPS)
+    dk32, shift, steps = np.float32(dk), np.float32(_SHIFT), np.float32(_TABLE_STEPS)
     for t in numba.prange(n_tx):
         grid_t = grids[t]
         v = np.empty(n_rx, dtype=np.complex64)
@@ -225,9 +234,9 @@ def _spread_pairs(
             for r in range(n_rx):
                 theta = (dt + d_rx[p, r]) * dk32  # float32 throughout: vectorised
                 pos = (theta - two_pi * np.floor(theta / two_pi)) * inv_h
-                l0 = np.int32(pos + half)  # nearest node
-                base[r] = l0 - (_TAPS - 1) // 2
-                row[r] = np.uint32((pos - np.float32(l0) + half) * steps)
+                l0 = np.int32(pos + shift)
+                base[r] = l0 - _FIRST - first_node
+                row[r] = np.uint32((pos - np.float32(l0) + shift) * steps)
                 v[r] = ct * c_rx[p, r] * (wt * g_rx[p, r])
             if specular_points[p] and g_tx[t, p] != 0:
                 nx, ny, nz = normals[p, 0], normals[p, 1], normals[p, 2]
@@ -245,7 +254,7 @@ def _spread_pairs(
             for r in range(n_rx):
                 taps = table[row[r]]
                 g = grid_t[r]
-                start, vr = np.uintp(base[r] + _PAD), v[r]
+                start, vr = np.uintp(base[r]), v[r]
                 for k in range(np.uintp(_TAPS)):
                     g[start + k] += vr * taps[k]
     return grids
@@ -333,6 +342,7 @@ def simulate_scatterers(
     diffuse_w, specular_w = _point_weights(array, sc, reflectance)
     specular_points = (specular_w > 0) & _may_glint(array, sc, reflectance, specular_threshold)
     n_grid = _OVERSAMPLE * n_freq
+    first_node, n_window = _node_window(d_tx, d_rx, dk, n_grid)
     grids = _spread_pairs(
         c_tx,
         c_rx,
@@ -350,16 +360,43 @@ def simulate_scatterers(
         math.log(specular_threshold),
         dk,
         n_grid,
+        first_node,
+        n_window,
         _kernel_table(),
     )
-    # Fold the padding onto the periodic grid: padded node j is node (j - _PAD) mod n_grid.
-    core = grids[:, :, _PAD : _PAD + n_grid]
-    core[:, :, n_grid - _PAD :] += grids[:, :, :_PAD]
-    core[:, :, : _PAD + 1] += grids[:, :, n_grid + _PAD :]
-    spectrum = scipy.fft.fft(core, axis=2, workers=-1, overwrite_x=True)
+    if n_window > n_grid:  # the window wraps around the period: fold its tail onto its head
+        grids[:, :, : n_window - n_grid] += grids[:, :, n_grid:]
+        grids = grids[:, :, :n_grid]
+    return (
+        grids.reshape(-1, grids.shape[2])
+        @ _modes_matrix(first_node, grids.shape[2], n_freq, n_grid)
+    ).reshape(array.n_tx, array.n_rx, n_freq)
+
+
+def _node_window(d_tx: np.ndarray, d_rx: np.ndarray, dk: float, n_grid: int) -> tuple[int, int]:
+    """(first node, node count) of the grid nodes that the kernel can reach for path lengths
+    between the smallest and the largest d_tx + d_rx; the whole padded period if they span it.
+
+    d_tx (n_tx, P) and d_rx (P, n_rx) in metres; one node of margin on each side for the float32
+    rounding of the kernel's positions. A window that crosses the period's end takes the whole
+    period, with the _TAPS nodes that the last taps reach beyond it.
+    """
+    tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
+    tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
+    node_lo = math.floor(tau_lo * dk * n_grid / (2 * math.pi)) - _TAPS
+    node_hi = math.ceil(tau_hi * dk * n_grid / (2 * math.pi)) + _TAPS
+    if node_lo < 0 or node_hi >= n_grid:  # wraps: the kernel reduces positions modulo n_grid
+        return -_FIRST, n_grid + _TAPS
+    return node_lo, node_hi - node_lo + 1
+
+
+def _modes_matrix(first_node: int, n_nodes: int, n_freq: int, n_grid: int) -> np.ndarray:
+    """(n_nodes, n_freq) complex64: node first_node + j to mode m = n - n_freq // 2, i.e. the
+    DFT exp(-2 pi j m node / n_grid) divided by the kernel's Fourier transform at m."""
     m = np.arange(n_freq) - n_freq // 2
-    deconv = (1.0 / _kernel_fourier(m, n_grid)).astype(np.float32)
-    return spectrum[:, :, m % n_grid] * deconv
+    node = first_node + np.arange(n_nodes)
+    dft = np.exp((-2j * np.pi / n_grid) * np.outer(node, m))
+    return (dft / _kernel_fourier(m, n_grid)).astype(np.complex64)
 
 
 def simulate_scatterers_reference(
