@@ -650,9 +650,10 @@ def _merge(
     return out_re, out_im
 
 
-# fastmath without "reassoc": LLVM then keeps the order of the sum over sub-arrays, so the code
-# compiled in this process and the code numba loads from its cache give bit-identical volumes
-# (with "reassoc" they differed by 1e-7, and a resumed dataset no longer matched a fresh one).
+# The code compiled in this process and the code numba loads from its cache must give
+# bit-identical volumes (else a resumed dataset no longer matches a fresh one). A float sum over
+# sub-arrays that LLVM may reorder ("reassoc") did not: the two differed by 1e-7. Stage 2 therefore
+# sums in fixed point (int64), exact in any order, which LLVM vectorises without "reassoc".
 @njit(parallel=True, fastmath=_NO_REASSOC, cache=True)
 def _stage2(
     j_re,
@@ -670,8 +671,11 @@ def _stage2(
     tau0_sub,
     h_tau,
     inv_lambda_c,
+    fixed_bits,
 ):
     """Interpolate every J_b to the voxels, remodulate, sum: (re, im) (n_z, n_y, n_x) float32.
+
+    Each voxel's terms are rounded to multiples of 2**-fixed_bits and summed as int64.
 
     Parallel over voxel rows; per row the distances and carrier phasors from every block centre
     to the row's voxels are tabulated once and shared by the sub-arrays.
@@ -686,6 +690,7 @@ def _stage2(
     inv_lambda32 = np.float32(inv_lambda_c)
     inv_h_tau32 = np.float32(1.0 / h_tau)
     u_min, u_max = np.float32(_LO), np.float32(n_tau - 1 - _HI)
+    fixed, unfixed = np.float32(2.0**fixed_bits), 2.0**-fixed_bits
     for iy in prange(n_y):
         y = y_m[iy]
         d_c = np.empty((centres.shape[0], n_x, n_z), dtype=np.float32)
@@ -745,16 +750,16 @@ def _stage2(
                     c_b[iz, b] = c_t * c_r - s_t * s_r
                     s_b[iz, b] = c_t * s_r + s_t * c_r
             for iz in range(n_z):
-                a_re, a_im = np.float32(0.0), np.float32(0.0)
+                a_re, a_im = np.int64(0), np.int64(0)
                 for b in range(np.uintp(n_b)):
                     # Clamped, so that the loads stay in b's column (the plan puts every
                     # voxel's stencil inside it).
                     u = min(max(u_b[iz, b], u_min), u_max)
                     v_re, v_im = _interp6(col_re, col_im, b, u)
-                    a_re += c_b[iz, b] * v_re - s_b[iz, b] * v_im
-                    a_im += c_b[iz, b] * v_im + s_b[iz, b] * v_re
-                acc_re[ix, iz] = a_re
-                acc_im[ix, iz] = a_im
+                    a_re += np.int64((c_b[iz, b] * v_re - s_b[iz, b] * v_im) * fixed)
+                    a_im += np.int64((c_b[iz, b] * v_im + s_b[iz, b] * v_re) * fixed)
+                acc_re[ix, iz] = np.float32(a_re * unfixed)
+                acc_im[ix, iz] = np.float32(a_im * unfixed)
         out_re[:, iy, :] = acc_re.T
         out_im[:, iy, :] = acc_im.T
     return out_re, out_im
@@ -847,6 +852,13 @@ def backproject_factorized(
             h_tau,
             inv_lambda_c,
         )
+    # Fixed point for the sum over sub-arrays: integer sums do not depend on their order, so the
+    # vectorised sum gives the same volume wherever it is compiled. J is scaled by a power of two
+    # to |J| <= 1; each term is then below 2 L^3 (L < 1.4: the Lagrange weights' absolute sum,
+    # one factor per interpolated axis), and the sum of n_b terms fits in 62 bits.
+    exponent = int(np.frexp(max(np.abs(j_re).max(), np.abs(j_im).max(), 1e-30))[1])
+    j_re, j_im = np.ldexp(j_re, -exponent), np.ldexp(j_im, -exponent)
+    fixed_bits = 62 - math.ceil(math.log2(len(top.sub_tx) * 2 * 1.4**3))
     re, im = _stage2(
         j_re,
         j_im,
@@ -863,5 +875,6 @@ def backproject_factorized(
         top.tau0_m,
         h_tau,
         inv_lambda_c,
+        fixed_bits,
     )
-    return re + 1j * im
+    return np.ldexp(re, exponent) + 1j * np.ldexp(im, exponent)
