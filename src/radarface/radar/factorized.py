@@ -415,6 +415,34 @@ def _solve_z(x, y, tau, ct, cr, z_start):
     return z
 
 
+@njit(fastmath=True, inline="always")
+def _column_depths(x, y, tau0, h_tau, lo, hi, ct, cr, z):
+    """z[k] = _solve_z at tau0 + k h_tau for k in [lo, hi); returns the first k that exists.
+
+    The points that exist form a suffix (tau grows with z). With equal centre heights (planar
+    arrays) the closed form is evaluated in a loop without dependencies, which LLVM vectorises.
+    """
+    if ct[2] != cr[2]:
+        z_prev, first = -1.0, hi
+        for k in range(lo, hi):
+            tau = tau0 + k * h_tau
+            z[k] = _solve_z(x, y, tau, ct, cr, z_prev if z_prev > 0 else 0.5 * tau)
+            z_prev = z[k]
+            if z[k] > 0 and first == hi:
+                first = k
+        return first
+    at = (x - ct[0]) ** 2 + (y - ct[1]) ** 2
+    ar = (x - cr[0]) ** 2 + (y - cr[1]) ** 2
+    reach = math.sqrt(at) + math.sqrt(ar)  # shortest path through the column
+    missing = 0
+    for k in range(lo, hi):
+        tau = tau0 + k * h_tau
+        a = 0.5 * (tau + (at - ar) / tau)
+        z[k] = ct[2] + math.sqrt(max(a * a - at, 0.0)) if reach < tau else -1.0
+        missing += reach >= tau
+    return lo + missing
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def _stage1(
     prof_bits,
@@ -461,7 +489,6 @@ def _stage1(
         ct, cr = tx_c[sub_tx[b]], rx_c[sub_rx[b]]
         n_r, n_t = len(rs), len(ts)
         z = np.empty(n_tau)
-        tau = np.empty(n_tau)
         roff = rs * n_prof
         toff = ts * (n_rx_all * n_prof)
         # Per-antenna tables, (point k, antenna): path in profile samples and phasor.
@@ -487,15 +514,7 @@ def _stage1(
             if hi <= lo:
                 continue
             # Keep the points that exist (tau_c reachable in front of the array) as [lo, hi).
-            z_prev = -1.0
-            first = hi
-            for k in range(lo, hi):
-                tau[k] = tau0_sub[b] + k * h_tau
-                z[k] = _solve_z(x, y, tau[k], ct, cr, z_prev if z_prev > 0 else 0.5 * tau[k])
-                z_prev = z[k]
-                if z[k] > 0 and first == hi:
-                    first = k
-            lo = first
+            lo = _column_depths(x, y, tau0_sub[b], h_tau, lo, hi, ct, cr, z)
             for i in range(n_r):
                 lat_r[i] = (x - rx_m[rs[i], 0]) ** 2 + (y - rx_m[rs[i], 1]) ** 2
             for m in range(n_t):
@@ -503,7 +522,7 @@ def _stage1(
             # RX: path in profile samples and carrier phasor; TX: path and phasor demodulated
             # by tau_c (float32, vectorised over the antennas).
             for k in range(np.uintp(lo), np.uintp(hi)):
-                z32, tau32 = np.float32(z[k]), np.float32(tau[k])
+                z32, tau32 = np.float32(z[k]), np.float32(tau0_sub[b] + k * h_tau)
                 for i in range(n_r):
                     d = np.sqrt(lat_r[i] + (z32 - z_r[i]) ** 2)
                     u_r[k, i] = (d - tau0_prof32) * inv_dtau32
@@ -587,14 +606,10 @@ def _merge(
         for iy in range(n_y):
             lo, hi = k_lo[p, ix, iy], k_hi[p, ix, iy] + 1
             first[iy] = hi
-            y = y0 + iy * h
-            z_prev = -1.0
-            for k in range(np.uintp(lo), np.uintp(hi)):
-                tau = tau0[p] + k * h_tau
-                z[iy, k] = _solve_z(x, y, tau, ct[p], cr[p], z_prev if z_prev > 0 else 0.5 * tau)
-                z_prev = z[iy, k]
-                if z[iy, k] > 0 and first[iy] == hi:
-                    first[iy] = k
+            if hi > lo:
+                first[iy] = _column_depths(
+                    x, y0 + iy * h, tau0[p], h_tau, lo, hi, ct[p], cr[p], z[iy]
+                )
         u_c = np.empty(n_tau)
         phase = np.empty(n_tau)
         t_re = np.empty((n_yc, n_tau_c), dtype=np.float32)
