@@ -687,10 +687,12 @@ def _stage2(
     h_tau,
     inv_lambda_c,
     fixed_bits,
+    exponent,
 ):
     """Interpolate every J_b to the voxels, remodulate, sum: (re, im) (n_z, n_y, n_x) float32.
 
-    Each voxel's terms are rounded to multiples of 2**-fixed_bits and summed as int64.
+    Each voxel's terms (of J scaled by 2**-exponent to |J| <= 1) are rounded to multiples of
+    2**-fixed_bits and summed as int64; the sums are scaled back by 2**exponent.
 
     Parallel over voxel rows; per row the distances and carrier phasors from every block centre
     to the row's voxels are tabulated once and shared by the sub-arrays.
@@ -705,7 +707,7 @@ def _stage2(
     inv_lambda32 = np.float32(inv_lambda_c)
     inv_h_tau32 = np.float32(1.0 / h_tau)
     u_min, u_max = np.float32(_LO), np.float32(n_tau - 1 - _HI)
-    fixed, unfixed = np.float32(2.0**fixed_bits), 2.0**-fixed_bits
+    fixed, unfixed = np.float32(2.0**fixed_bits), 2.0 ** (exponent - fixed_bits)
     for iy in prange(n_y):
         y = y_m[iy]
         d_c = np.empty((centres.shape[0], n_x, n_z), dtype=np.float32)
@@ -872,7 +874,8 @@ def backproject_factorized(
     # to |J| <= 1; each term is then below 2 L^3 (L < 1.4: the Lagrange weights' absolute sum,
     # one factor per interpolated axis), and the sum of n_b terms fits in 62 bits.
     exponent = int(np.frexp(max(np.abs(j_re).max(), np.abs(j_im).max(), 1e-30))[1])
-    j_re, j_im = np.ldexp(j_re, -exponent), np.ldexp(j_im, -exponent)
+    np.ldexp(j_re, -exponent, out=j_re)
+    np.ldexp(j_im, -exponent, out=j_im)
     fixed_bits = 62 - math.ceil(math.log2(len(top.sub_tx) * 2 * 1.4**3))
     re, im = _stage2(
         j_re,
@@ -891,5 +894,6 @@ def backproject_factorized(
         h_tau,
         inv_lambda_c,
         fixed_bits,
+        exponent,
     )
-    return np.ldexp(re, exponent) + 1j * np.ldexp(im, exponent)
+    return re + 1j * im
