@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from radarface.radar import SPEED_OF_LIGHT_M_S, RadarArray, simulate_points
-from radarface.radar.scene import Reflectance, SamplingConfig, mesh_scatterers, visibility
+from radarface.radar.scene import (
+    MeshScatterers,
+    Reflectance,
+    SamplingConfig,
+    mesh_scatterers,
+    visibility,
+)
 from radarface.radar.simulate import (
     _OVERSAMPLE,
     _node_window,
@@ -66,6 +72,20 @@ def test_fast_simulation_with_and_without_wrapping_grids(sparse_qar50, make_plat
     exact = simulate_scatterers_reference(array, sc, refl)
     fast = simulate_scatterers(array, sc, refl, specular_threshold=1e-12)
     assert _rel(fast, exact) < 1e-3
+
+
+def test_no_scatterers_give_zero_signal(sparse_qar50: RadarArray) -> None:
+    empty = MeshScatterers(
+        np.zeros((0, 3)),
+        np.zeros((0, 3)),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros((0, sparse_qar50.n_tx), np.float32),
+        np.zeros((0, sparse_qar50.n_rx), np.float32),
+    )
+    s = simulate_scatterers(sparse_qar50, empty, Reflectance(), specular_threshold=1e-3)
+    assert s.shape == (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
+    assert s.dtype == np.complex64 and not np.any(s)
 
 
 def _power(array: RadarArray, make_plate, tilt_deg: float, material: float) -> float:

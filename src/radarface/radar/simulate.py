@@ -327,6 +327,8 @@ def simulate_scatterers(
     """S (n_tx, n_rx, n_freq) complex64 of sampled mesh scatterers; needs a uniform sweep."""
     if not array.is_uniform_sweep() or array.n_freq < 2:
         raise ValueError("the fast simulator needs an equidistant frequency sweep")
+    if len(sc.points_m) == 0:
+        return np.zeros((array.n_tx, array.n_rx, array.n_freq), dtype=np.complex64)
     n_freq = array.n_freq
     k = 2 * np.pi * array.freq_hz / SPEED_OF_LIGHT_M_S
     dk = k[1] - k[0]
@@ -377,9 +379,9 @@ def _node_window(d_tx: np.ndarray, d_rx: np.ndarray, dk: float, n_grid: int) -> 
     """(first node, node count) of the grid nodes that the kernel can reach for path lengths
     between the smallest and the largest d_tx + d_rx; the whole padded period if they span it.
 
-    d_tx (n_tx, P) and d_rx (P, n_rx) in metres; one node of margin on each side for the float32
-    rounding of the kernel's positions. A window that crosses the period's end takes the whole
-    period, with the _TAPS nodes that the last taps reach beyond it.
+    d_tx (n_tx, P) and d_rx (P, n_rx) in metres; _TAPS nodes of margin on each side cover the
+    taps' reach and the float32 rounding of the kernel's positions. A window that crosses the
+    period's end takes the whole period, with the _TAPS nodes that the last taps reach beyond it.
     """
     tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
     tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
@@ -448,8 +450,5 @@ def simulate_mesh(
     sampling = sampling or SamplingConfig()
     rng = np.random.default_rng(seed)
     sc = mesh_scatterers(array, vertices_m, triangles, sampling, rng)
-    if len(sc.points_m) == 0:
-        s = np.zeros((array.n_tx, array.n_rx, array.n_freq), dtype=np.complex64)
-    else:
-        s = simulate_scatterers(array, sc, reflectance, sampling.specular_threshold)
+    s = simulate_scatterers(array, sc, reflectance, sampling.specular_threshold)
     return s if snr_db is None else add_noise(s, snr_db, rng)
