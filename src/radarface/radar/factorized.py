@@ -691,7 +691,7 @@ def _stage2(
 ):
     """Interpolate every J_b to the voxels, remodulate, sum: (re, im) (n_z, n_y, n_x) float32.
 
-    Each voxel's terms (of J scaled by 2**-exponent to |J| <= 1) are rounded to multiples of
+    Each voxel's terms (of J scaled by 2**-exponent to |J| <= 1) are truncated to multiples of
     2**-fixed_bits and summed as int64; the sums are scaled back by 2**exponent.
 
     Parallel over voxel rows; per row the distances and carrier phasors from every block centre
