@@ -66,7 +66,7 @@ def test_fast_simulation_with_and_without_wrapping_grids(sparse_qar50, make_plat
     d_tx = np.linalg.norm(array.tx_m[:, None] - sc.points_m[None], axis=2)
     d_rx = np.linalg.norm(sc.points_m[:, None] - array.rx_m[None], axis=2)
     dk = 2 * np.pi * (array.freq_hz[1] - array.freq_hz[0]) / SPEED_OF_LIGHT_M_S
-    first_node, n_nodes = _node_window(d_tx, d_rx, dk, _OVERSAMPLE * n_freq)
+    _, n_nodes = _node_window(d_tx, d_rx, dk, _OVERSAMPLE * n_freq)
     assert (n_nodes > _OVERSAMPLE * n_freq) == (n_freq == 20)
     refl = Reflectance(material=0.5, antenna_size=0.25)
     exact = simulate_scatterers_reference(array, sc, refl)

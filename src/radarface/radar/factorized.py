@@ -869,10 +869,9 @@ def backproject_factorized(
             h_tau,
             inv_lambda_c,
         )
-    # Fixed point for the sum over sub-arrays: integer sums do not depend on their order, so the
-    # vectorised sum gives the same volume wherever it is compiled. J is scaled by a power of two
-    # to |J| <= 1; each term is then below 2 L^3 (L < 1.4: the Lagrange weights' absolute sum,
-    # one factor per interpolated axis), and the sum of n_b terms fits in 62 bits.
+    # Stage 2's fixed point (see _stage2): J scaled by a power of two to |J| <= 1 makes each term
+    # smaller than 2 L^3 (L < 1.4: the Lagrange weights' absolute sum, one factor per
+    # interpolated axis), so the sum of n_b terms fits in 62 bits.
     exponent = int(np.frexp(max(np.abs(j_re).max(), np.abs(j_im).max(), 1e-30))[1])
     np.ldexp(j_re, -exponent, out=j_re)
     np.ldexp(j_im, -exponent, out=j_im)
