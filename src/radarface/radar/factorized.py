@@ -21,7 +21,10 @@ lateral bandwidth), path lengths every h_tau (TAU_RAD_PER_SAMPLE / (pi B / c)); 
    sub-arrays (BLOCK_M cells: 144 sub-arrays of 8 x 8 pairs for the QAR50).
 2. Merge: each level up doubles the cells (4 children per sub-array) and halves h_lat. A parent
    point is the sum over its children of exp(j k_c (tau_child - tau_parent)) J_child
-   interpolated there with 6-point Lagrange interpolation, separably in x, y and tau_child.
+   interpolated there with 6-point interpolation, separably in x, y and tau_child: the
+   least-squares optimal interpolator for the band that the sampling keeps (Laakso et al.
+   1996), which at 1.6 and 1.4 rad/sample errs less than Lagrange interpolation at 1.2 and 1.1
+   with 0.6x the stage-1 points.
 3. Stage 2 interpolates the top level's J_b to every voxel the same way, multiplies by the
    carrier exp(j k_c tau_c(v)) and sums over sub-arrays (36 for the QAR50).
 
@@ -55,10 +58,11 @@ from radarface.radar.profiles import (
 BLOCK_M = 24e-3
 #: Levels of sub-arrays: block sizes BLOCK_M * 2**i, i < N_LEVELS.
 N_LEVELS = 2
-#: Coarse sampling = these many radians of the signal's highest phase rate per sample.
-LATERAL_RAD_PER_SAMPLE = 1.2
-TAU_RAD_PER_SAMPLE = 1.1
-#: Lagrange stencil: nodes floor(u) - 2 ... floor(u) + 3.
+#: Coarse sampling = these many radians of the signal's highest phase rate per sample (Nyquist:
+#: pi); the interpolators are designed for these bands (`_interpolator_polynomials`).
+LATERAL_RAD_PER_SAMPLE = 1.6
+TAU_RAD_PER_SAMPLE = 1.4
+#: Interpolation stencil: nodes floor(u) - 2 ... floor(u) + 3.
 _LO, _HI = 2, 3
 _NO_REASSOC = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}  # fastmath flags, fixed sum order
 _TAPS = _LO + _HI + 1
@@ -352,30 +356,64 @@ def _path(x, y, z, ct, cr):
     )
 
 
-@njit(fastmath=True, inline="always")
-def _lagrange6(t: float) -> tuple[float, float, float, float, float, float]:
-    """Weights of the nodes -2 ... 3 for 6-point Lagrange interpolation at t in [0, 1).
+def _interpolator_polynomials(omega: float) -> tuple[tuple[float, ...], ...]:
+    """The 6 weights (nodes -2 ... 3) of the least-squares optimal interpolator for signals
+    band-limited to |w| <= omega rad/sample, as degree-6 polynomials in the offset t in [0, 1)
+    (lowest coefficient first).
 
-    The constants are float32 so that a float32 t keeps the arithmetic in float32.
+    Minimising int_{-omega}^{omega} |sum_m w_m exp(j w (m - t)) - 1|^2 dw over the weights gives
+    G w = b(t) with G_mn = sinc(omega (m - n)) and b_m = sinc(omega (m - t)) (unnormalised sinc;
+    the least-squares fractional-delay filter of Laakso et al., "Splitting the unit delay", IEEE
+    Signal Processing Magazine 13(1), 1996). Against Lagrange interpolation at the same sampling
+    it has a tenth of the error near the band edge. The weights are smooth in t; the fits are
+    within 3e-6 of them.
     """
-    one, two, three = np.float32(1.0), np.float32(2.0), np.float32(3.0)
-    a, b, c, d, e, f = t + two, t + one, t, t - one, t - two, t - three
+    nodes = np.arange(-_LO, _HI + 1)
+    t = np.linspace(0.0, 1.0, 257)
+    gram = np.sinc(omega / np.pi * (nodes[:, None] - nodes[None, :]))
+    weights = np.linalg.solve(gram, np.sinc(omega / np.pi * (nodes[:, None] - t[None, :])))
+    coefficients = np.polynomial.polynomial.polyfit(t, weights.T, 6).T  # (6 nodes, 7)
+    return tuple(tuple(float(c) for c in node) for node in coefficients)
+
+
+def _abs_weight_sum(polys: tuple[tuple[float, ...], ...]) -> float:
+    """Largest sum of the absolute weights over the offsets (the interpolator's gain bound)."""
+    t = np.linspace(0.0, 1.0, 1025)
+    return float(sum(np.abs(np.polynomial.polynomial.polyval(t, c)) for c in polys).max() + 1e-3)
+
+
+_LATERAL_POLYS = _interpolator_polynomials(LATERAL_RAD_PER_SAMPLE)
+_TAU_POLYS = _interpolator_polynomials(TAU_RAD_PER_SAMPLE)
+
+
+@njit(fastmath=True, inline="always")
+def _horner(c, t):
+    """c[0] + c[1] t + ... + c[6] t^6 (float32 coefficients: a float32 t stays float32)."""
+    acc = np.float32(c[6])
+    for d in (5, 4, 3, 2, 1, 0):
+        acc = acc * t + np.float32(c[d])
+    return acc
+
+
+@njit(fastmath=True, inline="always")
+def _weights6(polys, t):
+    """The interpolator's weights of the nodes -2 ... 3 at offset t in [0, 1)."""
     return (
-        b * c * d * e * f * np.float32(-1 / 120),
-        a * c * d * e * f * np.float32(1 / 24),
-        a * b * d * e * f * np.float32(-1 / 12),
-        a * b * c * e * f * np.float32(1 / 12),
-        a * b * c * d * f * np.float32(-1 / 24),
-        a * b * c * d * e * np.float32(1 / 120),
+        _horner(polys[0], t),
+        _horner(polys[1], t),
+        _horner(polys[2], t),
+        _horner(polys[3], t),
+        _horner(polys[4], t),
+        _horner(polys[5], t),
     )
 
 
 @njit(fastmath=True, inline="always")
 def _interp6(col_re, col_im, row, u):
-    """(re, im) of column `row` of (n_rows, n) arrays at fractional index u >= _LO by 6-point
-    Lagrange interpolation."""
+    """(re, im) of column `row` of (n_rows, n) arrays at fractional index u >= _LO (the
+    path-length interpolator)."""
     i = np.int32(u)
-    w0, w1, w2, w3, w4, w5 = _lagrange6(u - np.float32(i))
+    w0, w1, w2, w3, w4, w5 = _weights6(_TAU_POLYS, u - np.float32(i))
     i = np.uintp(i - _LO)  # unsigned: no negative-index wraparound in the loads
     re = (
         w0 * col_re[row, i] + w1 * col_re[row, i + 1] + w2 * col_re[row, i + 2]
@@ -586,8 +624,8 @@ def _merge(
 
     c_re, c_im: (n_c, n_xc, n_yc, n_tau_c) children's coarse points; c_ct, c_cr: (n_c, 3)
     and ct, cr: (n_p, 3) sub-array centres. Each parent point (x, y, tau_p) is the 3D point with
-    tau_p = |p - ct| + |p - cr|; the child's J is interpolated there (6-point Lagrange, x then y
-    then tau_c). Parallel over (parent, x); returns (re, im) (n_p, n_x, n_y, n_tau) float32.
+    tau_p = |p - ct| + |p - cr|; the child's J is interpolated there (6 points, x then y then
+    tau_c). Parallel over (parent, x); returns (re, im) (n_p, n_x, n_y, n_tau) float32.
     """
     n_p, n_x, n_y = k_lo.shape
     n_yc, n_tau_c = c_re.shape[2], c_re.shape[3]
@@ -598,7 +636,7 @@ def _merge(
         x = x0 + ix * h
         u = (x - cx0) / ch
         jx = int(math.floor(u))
-        wx = _lagrange6(u - jx)
+        wx = _weights6(_LATERAL_POLYS, u - jx)
         jx = np.uintp(jx - _LO)
         # The parent points' depths, shared by the children: z[iy, k] on [first[iy], hi).
         z = np.empty((n_y, n_tau))
@@ -645,7 +683,7 @@ def _merge(
                 k_last = int(math.floor(u_max)) + _HI
                 v = (y - cy0) / ch
                 jy = int(math.floor(v))
-                wy = _lagrange6(v - jy)
+                wy = _weights6(_LATERAL_POLYS, v - jy)
                 jy = np.uintp(jy - _LO)
                 for k in range(np.uintp(k_first), np.uintp(k_last + 1)):
                     col_re[0, k] = 0.0
@@ -722,7 +760,7 @@ def _stage2(
                     c_c[c, ix, iz], s_c[c, ix, iz] = unit_phasor_f32(d, inv_lambda32)
         u = (y - y0) / h_lat
         jy = int(math.floor(u))
-        wy = _lagrange6(np.float32(u - jy))
+        wy = _weights6(_LATERAL_POLYS, np.float32(u - jy))
         jy = np.uintp(jy - _LO)
         acc_re = np.empty((n_x, n_z), dtype=np.float32)
         acc_im = np.empty((n_x, n_z), dtype=np.float32)
@@ -746,7 +784,7 @@ def _stage2(
         for ix in range(n_x):
             u = (x_m[ix] - x0) / h_lat
             jx = int(math.floor(u))
-            wx = _lagrange6(np.float32(u - jx))
+            wx = _weights6(_LATERAL_POLYS, np.float32(u - jx))
             jx = np.uintp(jx - _LO)
             for b in range(n_b):
                 for k in range(n_tau):
@@ -870,12 +908,13 @@ def backproject_factorized(
             inv_lambda_c,
         )
     # Stage 2's fixed point (see _stage2): J scaled by a power of two to |J| <= 1 makes each term
-    # smaller than 2 L^3 (L < 1.4: the Lagrange weights' absolute sum, one factor per
-    # interpolated axis), so the sum of n_b terms fits in 62 bits.
+    # smaller than 2 L_x L_y L_tau (L: an interpolator's largest absolute weight sum), so the
+    # sum of n_b terms fits in 62 bits.
     exponent = int(np.frexp(max(np.abs(j_re).max(), np.abs(j_im).max(), 1e-30))[1])
     np.ldexp(j_re, -exponent, out=j_re)
     np.ldexp(j_im, -exponent, out=j_im)
-    fixed_bits = 62 - math.ceil(math.log2(len(top.sub_tx) * 2 * 1.4**3))
+    term_bound = 2 * _abs_weight_sum(_LATERAL_POLYS) ** 2 * _abs_weight_sum(_TAU_POLYS)
+    fixed_bits = 62 - math.ceil(math.log2(len(top.sub_tx) * term_bound))
     re, im = _stage2(
         j_re,
         j_im,
