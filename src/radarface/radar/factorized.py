@@ -31,8 +31,8 @@ lateral bandwidth), path lengths every h_tau (TAU_RAD_PER_SAMPLE / (pi B / c)); 
 Only the coarse points that some interpolation stencil reads are computed (`make_plan` tracks
 them from the image down). With N_LEVELS = 2 the three stages take about 13x less time than
 direct back-projection for the QAR50, and the volume agrees with the exact reference to ~0.36%
-relative RMS (the tests and `benchmarks/bench_imaging.py` measure it). Needs the antennas in front of the
-grid (z_antenna < z_min of the grid) and a uniform sweep.
+relative RMS (the tests and `benchmarks/bench_imaging.py` measure it). Needs the antennas in
+front of the grid (z_antenna < z_min of the grid) and a uniform sweep.
 """
 
 from __future__ import annotations
