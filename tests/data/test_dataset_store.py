@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from radarface.data import DatasetError, generate_dataset, open_dataset
+from radarface.radar.render import RENDERER_REVISION
 
 
 def _generate(tiny, out: Path, **kwargs) -> None:
@@ -48,6 +49,19 @@ def test_config_mismatch_names_the_differences(tiny, tiny_dataset: Path, tmp_pat
     out = shutil.copytree(tiny_dataset, tmp_path / "ds")
     _fails(tiny, out, r"another configuration \(differs in: n\)", n=13)
     _fails(tiny, out, r"differs in: seed, split_seed", seed=6)
+
+
+def test_a_dataset_of_another_renderer_does_not_resume(
+    tiny, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """Images of another renderer revision must not be mixed into it (nor older, unrecorded)."""
+    out = shutil.copytree(tiny_dataset, tmp_path / "ds")
+    meta = out / "zarr.json"
+    doc = json.loads(meta.read_text())
+    assert doc["attributes"]["created"]["renderer_revision"] == RENDERER_REVISION
+    del doc["attributes"]["created"]["renderer_revision"]
+    meta.write_text(json.dumps(doc))
+    _fails(tiny, out, f"rendered by renderer revision 0 .* renders revision {RENDERER_REVISION}")
 
 
 def test_corrupt_attributes_and_arrays(tiny, tiny_dataset: Path, tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from radarface.radar import (
     simulate_mesh,
 )
 from radarface.radar.demo import MESH_UNITS_M, load_mesh
-from radarface.radar.render import face_vertices, sample_reflectance
+from radarface.radar.render import RENDERER_REVISION, face_vertices, sample_reflectance
 
 KINDS = ("random", "eval", "mesh-dir")
 POSES = ("sampled", "neutral")
@@ -367,6 +367,14 @@ def _open_or_create(
     requested = config.to_json()
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         group = store.open_dataset(out, mode="r+")
+        created = group.attrs.get("created")
+        revision = created.get("renderer_revision", 0) if isinstance(created, dict) else 0
+        if revision != RENDERER_REVISION:
+            raise store.DatasetError(
+                f"{out} was rendered by renderer revision {revision} and this radarface renders "
+                f"revision {RENDERER_REVISION} (other images); finish it with the radarface that "
+                "began it or give a new --out"
+            )
         differs = store.config_mismatch(group.attrs["config"], requested)
         if differs:
             raise store.DatasetError(
@@ -376,7 +384,10 @@ def _open_or_create(
         return group, False
     splits = store.split_indices(config.n, config.n_val, config.split_seed)
     params = all_parameters(config, model)
-    return store.create_dataset(out, requested, params, splits, config.image_shape), True
+    group = store.create_dataset(
+        out, requested, params, splits, config.image_shape, RENDERER_REVISION
+    )
+    return group, True
 
 
 def cpu_count() -> int:

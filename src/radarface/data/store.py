@@ -58,11 +58,15 @@ def create_dataset(
     params: Mapping[str, np.ndarray],
     splits: Mapping[str, np.ndarray],
     image_shape: tuple[int, int],
+    renderer_revision: int,
 ) -> zarr.Group:
     """Write a new dataset with its parameters and no images, atomically (temporary dir, rename)."""
     path = Path(path)
     n = int(config["n"])
-    created = provenance(created_utc=datetime.datetime.now(datetime.UTC).isoformat())
+    created = provenance(
+        created_utc=datetime.datetime.now(datetime.UTC).isoformat(),
+        renderer_revision=renderer_revision,
+    )
     attributes = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -22,6 +22,12 @@ from radarface.radar.imaging import backproject  # noqa: E402
 from radarface.radar.scene import Reflectance, SamplingConfig  # noqa: E402
 from radarface.radar.simulate import simulate_mesh, simulate_points  # noqa: E402
 
+#: Revision of what the renderer computes: raised whenever a change alters rendered images beyond
+#: float rounding (simulation, imaging), so that a dataset resumes only with the renderer that
+#: began it. 1: 2026-12-01, least-squares interpolators in the factorised back-projection (older
+#: datasets carry no revision and count as 0).
+RENDERER_REVISION = 1
+
 # The paper's ranges for the rendering parameters (section 3.2), sampled uniformly.
 MATERIAL_RANGE = (0.0, 1.0)
 ANTENNA_SIZE_RANGE = (0.2, 0.3)
