@@ -39,12 +39,16 @@ def reflectance_figure(model, array, settings) -> None:
         [Reflectance(m, 0.25) for m in (0.0, 0.25, 0.5, 0.75, 1.0)],
         [Reflectance(1.0, a) for a in (0.2, 0.225, 0.25, 0.275, 0.3)],
     ]
-    fig, axes = plt.subplots(2, 5, figsize=(17, 7))
+    fig, axes = plt.subplots(2, 5, figsize=(17, 7.6))
     for row, refls in zip(axes, rows, strict=True):
         for ax, refl in zip(row, refls, strict=True):
             image = render_mesh(array, vertices, model.triangles, refl, settings, seed=0)
             show_image(ax, image, "amplitude")
-            ax.set_title(f"material {refl.material:g}, antenna size {refl.antenna_size:g}")
+            lit = 100 * image.mask.mean()  # pixels within the dynamic range
+            ax.set_title(
+                f"material {refl.material:g}, antenna size {refl.antenna_size:g}\n"
+                f"{lit:.1f}% of pixels within 20 dB"
+            )
     fig.suptitle("Reflectance model: amplitude images (20 dB) of one unposed face", fontsize=11)
     fig.tight_layout()
     fig.savefig(OUT / "radar_reflectance.png", dpi=80)
