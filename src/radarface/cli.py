@@ -121,7 +121,9 @@ def facemodel_sample(
 
 DeviceOption = Annotated[
     str | None,
-    typer.Option(help="Imaging device: cpu (numba) or cuda[:N] (torch). Default: cpu."),
+    typer.Option(
+        help="Device for simulation and imaging: cpu (numba) or cuda[:N] (torch). Default: cpu."
+    ),
 ]
 DynamicRangeOption = Annotated[
     float, typer.Option("--dynamic-range-db", min=0.1, help="Amplitude image dynamic range.")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+import torch
 
 from radarface.radar import SPEED_OF_LIGHT_M_S, RadarArray, simulate_points
 from radarface.radar.scene import (
@@ -20,7 +23,13 @@ from radarface.radar.simulate import (
     simulate_mesh,
     simulate_scatterers,
     simulate_scatterers_reference,
+    simulate_scatterers_torch,
 )
+
+FAST_SIMULATORS = {
+    "numba": simulate_scatterers,
+    "torch": lambda *args: simulate_scatterers_torch(*args).numpy(),
+}
 
 
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
@@ -42,20 +51,27 @@ def test_points_match_direct_formula(sparse_qar50: RadarArray) -> None:
     assert _rel(s, direct) < 1e-4
 
 
+@pytest.mark.parametrize("simulator", FAST_SIMULATORS)
 @pytest.mark.parametrize("material", [0.0, 0.5, 1.0])
-def test_fast_mesh_simulation_matches_exact_sum(sparse_qar50, make_plate, material) -> None:
+def test_fast_mesh_simulation_matches_exact_sum(
+    sparse_qar50, make_plate, material, simulator
+) -> None:
     vertices, faces = make_plate(0.06, (0.01, -0.01, 0.26), tilt_deg=8.0)
     sc = mesh_scatterers(
         sparse_qar50, vertices, faces, SamplingConfig(spacing_m=4e-3), np.random.default_rng(1)
     )
     refl = Reflectance(material=material, antenna_size=0.25)
     exact = simulate_scatterers_reference(sparse_qar50, sc, refl)
-    fast = simulate_scatterers(sparse_qar50, sc, refl, specular_threshold=1e-12)
+    fast = FAST_SIMULATORS[simulator](sparse_qar50, sc, refl, 1e-12)
+    assert fast.shape == exact.shape and fast.dtype == np.complex64
     assert _rel(fast, exact) < 1e-3
 
 
+@pytest.mark.parametrize("simulator", FAST_SIMULATORS)
 @pytest.mark.parametrize("n_freq", [128, 20])
-def test_fast_simulation_with_and_without_wrapping_grids(sparse_qar50, make_plate, n_freq) -> None:
+def test_fast_simulation_with_and_without_wrapping_grids(
+    sparse_qar50, make_plate, n_freq, simulator
+) -> None:
     # 128 steps: the plate's path lengths (0.52-0.59 m) fill a window of the kernel's periodic
     # grid; 20 steps over the same band: the grid's period c / df is 0.57 m, so the paths wrap.
     array = RadarArray(sparse_qar50.tx_m, sparse_qar50.rx_m, np.linspace(72e9, 82e9, n_freq))
@@ -65,13 +81,45 @@ def test_fast_simulation_with_and_without_wrapping_grids(sparse_qar50, make_plat
     )
     d_tx = np.linalg.norm(array.tx_m[:, None] - sc.points_m[None], axis=2)
     d_rx = np.linalg.norm(sc.points_m[:, None] - array.rx_m[None], axis=2)
+    tau_lo, tau_hi = (d_tx.min(axis=0) + d_rx.min(axis=1)).min(), (d_tx + d_rx.T).max()
     dk = 2 * np.pi * (array.freq_hz[1] - array.freq_hz[0]) / SPEED_OF_LIGHT_M_S
-    _, n_nodes = _node_window(d_tx, d_rx, dk, _OVERSAMPLE * n_freq)
+    _, n_nodes = _node_window(tau_lo, tau_hi, dk, _OVERSAMPLE * n_freq)
     assert (n_nodes > _OVERSAMPLE * n_freq) == (n_freq == 20)
     refl = Reflectance(material=0.5, antenna_size=0.25)
     exact = simulate_scatterers_reference(array, sc, refl)
-    fast = simulate_scatterers(array, sc, refl, specular_threshold=1e-12)
+    fast = FAST_SIMULATORS[simulator](array, sc, refl, 1e-12)
     assert _rel(fast, exact) < 1e-3
+
+
+def test_torch_simulation_gradient_matches_finite_differences(sparse_qar50, make_plate) -> None:
+    # d/dpoints of Re <y, S> by autograd through the torch NUFFT against central differences of
+    # the exact triple sum: the gradient a fit through the physics would follow.
+    vertices, faces = make_plate(0.03, (0.01, -0.01, 0.26), tilt_deg=8.0)
+    sc = mesh_scatterers(
+        sparse_qar50, vertices, faces, SamplingConfig(spacing_m=6e-3), np.random.default_rng(1)
+    )
+    refl = Reflectance(material=0.5, antenna_size=0.25)
+    rng = np.random.default_rng(0)
+    shape = (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
+    y = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+    def exact_loss(points_m: np.ndarray) -> float:
+        moved = dataclasses.replace(sc, points_m=points_m)
+        return float(np.real(np.vdot(y, simulate_scatterers_reference(sparse_qar50, moved, refl))))
+
+    points = torch.tensor(sc.points_m, requires_grad=True)
+    s = simulate_scatterers_torch(
+        sparse_qar50, dataclasses.replace(sc, points_m=points), refl, 1e-12
+    )
+    torch.real(torch.sum(torch.from_numpy(y.conj()).to(s.dtype) * s)).backward()
+    step = 1e-7
+    numeric = np.zeros_like(sc.points_m)
+    for index in np.ndindex(*numeric.shape):
+        plus, minus = sc.points_m.copy(), sc.points_m.copy()
+        plus[index] += step
+        minus[index] -= step
+        numeric[index] = (exact_loss(plus) - exact_loss(minus)) / (2 * step)
+    assert _rel(points.grad.numpy(), numeric) < 1e-2
 
 
 def test_no_scatterers_give_zero_signal(sparse_qar50: RadarArray) -> None:
@@ -83,9 +131,10 @@ def test_no_scatterers_give_zero_signal(sparse_qar50: RadarArray) -> None:
         np.zeros((0, sparse_qar50.n_tx), np.float32),
         np.zeros((0, sparse_qar50.n_rx), np.float32),
     )
-    s = simulate_scatterers(sparse_qar50, empty, Reflectance(), specular_threshold=1e-3)
-    assert s.shape == (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
-    assert s.dtype == np.complex64 and not np.any(s)
+    for simulate in FAST_SIMULATORS.values():
+        s = simulate(sparse_qar50, empty, Reflectance(), 1e-3)
+        assert s.shape == (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
+        assert s.dtype == np.complex64 and not np.any(s)
 
 
 def _power(array: RadarArray, make_plate, tilt_deg: float, material: float) -> float:

@@ -19,7 +19,13 @@ from radarface.radar.images import (
 from radarface.radar.imaging import backproject, backproject_reference, backproject_torch
 from radarface.radar.measured import read_maroon, read_measurement, write_measurement
 from radarface.radar.scene import ANTENNA_SIZE_UNIT_M, Reflectance, SamplingConfig
-from radarface.radar.simulate import add_noise, coherent_sum, simulate_mesh, simulate_points
+from radarface.radar.simulate import (
+    add_noise,
+    coherent_sum,
+    simulate_mesh,
+    simulate_points,
+    simulate_scatterers_torch,
+)
 
 __all__ = [
     "ANTENNA_SIZE_UNIT_M",
@@ -46,5 +52,6 @@ __all__ = [
     "read_positions_csv",
     "simulate_mesh",
     "simulate_points",
+    "simulate_scatterers_torch",
     "write_measurement",
 ]

@@ -78,7 +78,14 @@ def render_mesh(
 ) -> RadarImage:
     """Simulate a mesh (radar frame, metres) and image it."""
     s = simulate_mesh(
-        array, vertices_m, triangles, reflectance, settings.sampling, seed, settings.snr_db
+        array,
+        vertices_m,
+        triangles,
+        reflectance,
+        settings.sampling,
+        seed,
+        settings.snr_db,
+        settings.device,
     )
     return image_signal(s, array, settings)
 

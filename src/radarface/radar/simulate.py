@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numba
 import numpy as np
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
 from radarface.radar.profiles import bits_as_float32, unit_phasor
@@ -291,12 +293,27 @@ def _antenna_terms(antennas_m, vis, points_m, normals, k_carrier):  # pragma: no
 
 
 def _point_weights(
+    array: RadarArray, area_m2: torch.Tensor, phase_rad: torch.Tensor, reflectance: Reflectance
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Diffuse (complex64, random phase) and specular (float32) amplitudes per point (P,),
+    material-mixed; differentiable in the areas and phases."""
+    diffuse = (
+        (1 - reflectance.material)
+        * area_m2.sqrt()
+        * torch.polar(torch.ones_like(phase_rad), phase_rad)
+    )
+    specular = reflectance.material * math.sqrt(4 * math.pi) * area_m2 / centre_wavelength_m(array)
+    return diffuse.to(torch.complex64), specular.float()
+
+
+def _point_weights_np(
     array: RadarArray, sc: MeshScatterers, reflectance: Reflectance
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Diffuse (complex, random phase) and specular (real) amplitudes per point, material-mixed."""
-    diffuse = (1 - reflectance.material) * np.sqrt(sc.area_m2) * np.exp(1j * sc.diffuse_phase_rad)
-    specular = reflectance.material * np.sqrt(4 * np.pi) * sc.area_m2 / centre_wavelength_m(array)
-    return diffuse.astype(np.complex64), specular.astype(np.float32)
+    """`_point_weights` of numpy scatterers, as numpy arrays."""
+    diffuse, specular = _point_weights(
+        array, torch.as_tensor(sc.area_m2), torch.as_tensor(sc.diffuse_phase_rad), reflectance
+    )
+    return diffuse.numpy(), specular.numpy()
 
 
 def _may_glint(
@@ -341,10 +358,12 @@ def simulate_scatterers(
     )
     c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
     u_rx = np.ascontiguousarray(u_rx.transpose(1, 2, 0))  # (P, 3, n_rx)
-    diffuse_w, specular_w = _point_weights(array, sc, reflectance)
+    diffuse_w, specular_w = _point_weights_np(array, sc, reflectance)
     specular_points = (specular_w > 0) & _may_glint(array, sc, reflectance, specular_threshold)
     n_grid = _OVERSAMPLE * n_freq
-    first_node, n_window = _node_window(d_tx, d_rx, dk, n_grid)
+    tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
+    tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
+    first_node, n_window = _node_window(tau_lo, tau_hi, dk, n_grid)
     grids = _spread_pairs(
         c_tx,
         c_rx,
@@ -366,30 +385,192 @@ def simulate_scatterers(
         n_window,
         _kernel_table(),
     )
-    if n_window > n_grid:  # the window wraps around the period: fold its tail onto its head
-        grids[:, :, : n_window - n_grid] += grids[:, :, n_grid:]
-        grids = grids[:, :, :n_grid]
+    grids = _fold_window(grids, n_grid)
     return (
         grids.reshape(-1, grids.shape[2])
         @ _modes_matrix(first_node, grids.shape[2], n_freq, n_grid)
     ).reshape(array.n_tx, array.n_rx, n_freq)
 
 
-def _node_window(d_tx: np.ndarray, d_rx: np.ndarray, dk: float, n_grid: int) -> tuple[int, int]:
-    """(first node, node count) of the grid nodes that the kernel can reach for path lengths
-    between the smallest and the largest d_tx + d_rx; the whole padded period if they span it.
+def _kernel_torch(x: torch.Tensor) -> torch.Tensor:
+    """`_kernel` in torch, differentiable in x (cells from the node)."""
+    z2 = 1.0 - (2.0 * x / _TAPS) ** 2
+    inside = z2 > 0
+    return torch.where(inside, torch.exp(_BETA * (z2.clamp(min=1e-12).sqrt() - 1.0)), 0.0)
 
-    d_tx (n_tx, P) and d_rx (P, n_rx) in metres; _TAPS nodes of margin on each side cover the
-    taps' reach and the float32 rounding of the kernel's positions. A window that crosses the
-    period's end takes the whole period, with the _TAPS nodes that the last taps reach beyond it.
+
+def _antenna_terms_torch(
+    antennas_m: torch.Tensor,
+    vis: torch.Tensor,
+    points_m: torch.Tensor,
+    normals: torch.Tensor,
+    k_carrier: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`_antenna_terms` in torch, (P, n_ant): carrier exp(-j k d) vis / d, sqrt(cos), d, n.u
+    and the unit vectors u (P, n_ant, 3) from the points to the antennas."""
+    vec = antennas_m[None, :, :] - points_m[:, None, :]
+    dist = vec.norm(dim=2)
+    unit = vec / dist[..., None]
+    cos = (unit * normals[:, None, :]).sum(dim=2)
+    sqrt_cos = torch.where(cos > 0, cos.clamp(min=1e-12).sqrt(), 0.0)
+    carrier = (vis / dist) * _unit_phasor(-k_carrier * dist)
+    return carrier.to(torch.complex64), sqrt_cos.float(), dist, cos.float(), unit.float()
+
+
+@dataclass(frozen=True)
+class _SpreadSetup:
+    """What every chunk of scatterers of one torch simulation shares."""
+
+    tx_m: torch.Tensor  # (n_tx, 3) float64
+    rx_m: torch.Tensor  # (n_rx, 3) float64
+    k_carrier: float  # rad/m, the modes' centre
+    dk: float  # rad/m per frequency step
+    n_grid: int
+    first_node: int
+    n_window: int
+    inv_r2: float  # 1 / capture radius^2, 1/m^2
+    log_threshold: float
+
+
+def _spread_chunk(
+    setup: _SpreadSetup,
+    points: torch.Tensor,
+    normals: torch.Tensor,
+    vis_tx: torch.Tensor,
+    vis_rx: torch.Tensor,
+    diffuse_w: torch.Tensor,
+    specular_w: torch.Tensor,
+    glint: torch.Tensor,
+) -> torch.Tensor:
+    """One chunk of scatterers spread onto every pair's window: (n_tx * n_rx * n_window,)
+    complex64; the per-(point, TX, RX) terms of `_spread_pairs`, as tensors."""
+    c_t, g_t, d_t, cos_t, u_t = _antenna_terms_torch(
+        setup.tx_m, vis_tx, points, normals, setup.k_carrier
+    )
+    c_r, g_r, d_r, cos_r, u_r = _antenna_terms_torch(
+        setup.rx_m, vis_rx, points, normals, setup.k_carrier
+    )
+    tau = d_t[:, :, None] + d_r[:, None, :]  # (p, t, r), float64
+    weight = diffuse_w[:, None, None] * (g_t[:, :, None] * g_r[:, None, :])
+    # Bistatic lobe with h = u_t + u_r: n.h = cos_t + cos_r, |h|^2 = 2 + 2 u_t.u_r.
+    n_dot_h = cos_t[:, :, None] + cos_r[:, None, :]
+    h_norm = (2.0 + 2.0 * torch.bmm(u_t, u_r.transpose(1, 2))).clamp(min=1e-12).sqrt()
+    log_lobe = (n_dot_h / h_norm - 1.0) * tau.float() ** 2 * setup.inv_r2
+    seen = glint[:, None, None] & (n_dot_h > 0) & (log_lobe > setup.log_threshold)
+    seen &= (g_t[:, :, None] > 0) & (g_r[:, None, :] > 0)
+    lobe = torch.where(seen, torch.exp(log_lobe.clamp(max=0.0)), 0.0)
+    v = c_t[:, :, None] * c_r[:, None, :] * (weight + specular_w[:, None, None] * lobe)
+    pos = torch.remainder(tau * setup.dk, 2 * math.pi) * (setup.n_grid / (2 * math.pi))
+    l0 = torch.floor(pos.detach() + _SHIFT)
+    n_tx, n_rx = len(setup.tx_m), len(setup.rx_m)
+    pair_offset = torch.arange(n_tx * n_rx, device=points.device).view(n_tx, n_rx)
+    # (re, im) rows: index_add of real rows works on every backend, with autograd.
+    grid = torch.zeros((n_tx * n_rx * setup.n_window, 2), device=points.device)
+    for tap in range(_TAPS):
+        node = l0 + (tap - _FIRST)
+        index = pair_offset * setup.n_window + (node - setup.first_node).long()
+        term = v * _kernel_torch(node - pos).float()
+        grid = grid.index_add(0, index.flatten(), torch.view_as_real(term.flatten()))
+    return torch.view_as_complex(grid)
+
+
+def simulate_scatterers_torch(
+    array: RadarArray,
+    sc: MeshScatterers,
+    reflectance: Reflectance,
+    specular_threshold: float,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """S (n_tx, n_rx, n_freq) complex64 on `device`: `simulate_scatterers` in torch, for CUDA and
+    for gradients.
+
+    The same NUFFT (kernel, grid and window) with the kernel evaluated exactly instead of from
+    its table; the fields of `sc` may be tensors, and S is differentiable in the points,
+    normals, areas, diffuse phases and visibilities (the window and the glint pre-selection are
+    chosen without gradients). Scatterers go in chunks of ~4M point-pair terms; with gradients
+    each chunk is recomputed in the backward pass (checkpointing), so memory stays that of a
+    chunk rather than of the whole face.
     """
-    tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
-    tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
-    node_lo = math.floor(tau_lo * dk * n_grid / (2 * math.pi)) - _TAPS
-    node_hi = math.ceil(tau_hi * dk * n_grid / (2 * math.pi)) + _TAPS
+    if not array.is_uniform_sweep() or array.n_freq < 2:
+        raise ValueError("the fast simulator needs an equidistant frequency sweep")
+    device = torch.device(device or "cpu")
+    n_tx, n_rx, n_freq = array.n_tx, array.n_rx, array.n_freq
+    if len(sc.points_m) == 0:
+        return torch.zeros((n_tx, n_rx, n_freq), dtype=torch.complex64, device=device)
+    f64 = {"dtype": torch.float64, "device": device}
+    points = torch.as_tensor(sc.points_m, **f64)
+    normals = torch.as_tensor(sc.normals, **f64)
+    vis_tx = torch.as_tensor(sc.vis_tx, **f64)
+    vis_rx = torch.as_tensor(sc.vis_rx, **f64)
+    tx, rx = torch.as_tensor(array.tx_m, **f64), torch.as_tensor(array.rx_m, **f64)
+    area, phase = torch.as_tensor(sc.area_m2, **f64), torch.as_tensor(sc.diffuse_phase_rad, **f64)
+    diffuse_w, specular_w = _point_weights(array, area, phase, reflectance)
+    geometry = MeshScatterers(
+        *(x.detach().cpu().numpy() for x in (points, normals, area, phase, vis_tx, vis_rx))
+    )
+    may_glint = _may_glint(array, geometry, reflectance, specular_threshold)
+    glint = torch.as_tensor(may_glint, device=device) & (specular_w > 0)
+    k = 2 * np.pi * array.freq_hz / SPEED_OF_LIGHT_M_S
+    dk = float(k[1] - k[0])
+    n_grid = _OVERSAMPLE * n_freq
+    with torch.no_grad():
+        d_tx, d_rx = torch.cdist(points, tx), torch.cdist(points, rx)
+        tau_lo = float((d_tx.min(dim=1).values + d_rx.min(dim=1).values).min())
+        tau_hi = float((d_tx.max(dim=1).values + d_rx.max(dim=1).values).max())
+    first_node, n_window = _node_window(tau_lo, tau_hi, dk, n_grid)
+    setup = _SpreadSetup(
+        tx_m=tx,
+        rx_m=rx,
+        k_carrier=float(k[0] + (n_freq // 2) * dk),
+        dk=dk,
+        n_grid=n_grid,
+        first_node=first_node,
+        n_window=n_window,
+        inv_r2=1.0 / reflectance.capture_radius_m**2,
+        log_threshold=math.log(specular_threshold),
+    )
+    weights = (points, normals, vis_tx, vis_rx, diffuse_w, specular_w, glint)
+    grids = torch.zeros(n_tx * n_rx * setup.n_window, dtype=torch.complex64, device=device)
+    chunk = max(1, 2**22 // (n_tx * n_rx))
+    for start in range(0, len(points), chunk):
+        part = [x[start : start + chunk] for x in weights]
+        if torch.is_grad_enabled():
+            grids = grids + checkpoint(_spread_chunk, setup, *part, use_reentrant=False)
+        else:
+            grids = grids + _spread_chunk(setup, *part)
+    grids = _fold_window(grids.view(n_tx, n_rx, setup.n_window), n_grid)
+    modes = _modes_matrix(setup.first_node, grids.shape[2], n_freq, n_grid)
+    return (grids.reshape(-1, grids.shape[2]) @ torch.as_tensor(modes, device=device)).view(
+        n_tx, n_rx, n_freq
+    )
+
+
+def _node_window(tau_lo_m: float, tau_hi_m: float, dk: float, n_grid: int) -> tuple[int, int]:
+    """(first node, node count) of the grid nodes that the kernel can reach for path lengths
+    d_tx + d_rx between tau_lo_m and tau_hi_m; the whole padded period if they span it.
+
+    _TAPS nodes of margin on each side cover the taps' reach and the float32 rounding of the
+    kernel's positions. A window that crosses the period's end takes the whole period, with the
+    _TAPS nodes that the last taps reach beyond it.
+    """
+    node_lo = math.floor(tau_lo_m * dk * n_grid / (2 * math.pi)) - _TAPS
+    node_hi = math.ceil(tau_hi_m * dk * n_grid / (2 * math.pi)) + _TAPS
     if node_lo < 0 or node_hi >= n_grid:  # wraps: the kernel reduces positions modulo n_grid
         return -_FIRST, n_grid + _TAPS
     return node_lo, node_hi - node_lo + 1
+
+
+def _fold_window(grids, n_grid: int):
+    """Fold the nodes of a wrapping window (n_grid + _TAPS, last axis) beyond the period onto
+    its head; other windows pass unchanged. numpy arrays or torch tensors."""
+    n_window = grids.shape[-1]
+    if n_window <= n_grid:
+        return grids
+    head = grids[..., : n_window - n_grid] + grids[..., n_grid:]
+    rest = grids[..., n_window - n_grid : n_grid]
+    if isinstance(grids, torch.Tensor):
+        return torch.cat([head, rest], dim=-1)
+    return np.concatenate([head, rest], axis=-1)
 
 
 def _modes_matrix(first_node: int, n_nodes: int, n_freq: int, n_grid: int) -> np.ndarray:
@@ -416,7 +597,7 @@ def simulate_scatterers_reference(
     cos_h = (half * n).sum(3) / np.linalg.norm(half, axis=3)
     lobe = np.exp(-(1 - cos_h) / (reflectance.capture_radius_m / (d_t + d_r)) ** 2)
     lobe = np.where((cos_t > 0) & (cos_r > 0), lobe, 0.0)
-    diffuse_w, specular_w = _point_weights(array, sc, reflectance)
+    diffuse_w, specular_w = _point_weights_np(array, sc, reflectance)
     w = diffuse_w[:, None, None] * np.sqrt(cos_t * cos_r) + specular_w[:, None, None] * lobe
     w = w * sc.vis_tx[:, :, None] * sc.vis_rx[:, None, :] / (d_t * d_r)
     k = 2 * np.pi * array.freq_hz / SPEED_OF_LIGHT_M_S
@@ -440,15 +621,21 @@ def simulate_mesh(
     sampling: SamplingConfig | None = None,
     seed: int = 0,
     snr_db: float | None = None,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """S (n_tx, n_rx, n_freq) complex64 of a triangle mesh in the radar frame (metres).
 
     The seed fixes the surface sampling (speckle), the diffuse phases and the noise. Defaults:
-    `Reflectance()` and `SamplingConfig()`.
+    `Reflectance()` and `SamplingConfig()`. A CUDA `device` runs the simulation kernel in torch
+    there (`simulate_scatterers_torch`); otherwise it runs in numba on the CPU.
     """
     reflectance = reflectance or Reflectance()
     sampling = sampling or SamplingConfig()
     rng = np.random.default_rng(seed)
     sc = mesh_scatterers(array, vertices_m, triangles, sampling, rng)
-    s = simulate_scatterers(array, sc, reflectance, sampling.specular_threshold)
+    threshold = sampling.specular_threshold
+    if device is not None and torch.device(device).type == "cuda":
+        s = simulate_scatterers_torch(array, sc, reflectance, threshold, device).cpu().numpy()
+    else:
+        s = simulate_scatterers(array, sc, reflectance, threshold)
     return s if snr_db is None else add_noise(s, snr_db, rng)
