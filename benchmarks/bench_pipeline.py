@@ -1,14 +1,15 @@
 """One face end to end: simulation + imaging on the full QAR50, fast paths against exact references.
 
     python benchmarks/bench_pipeline.py [--faces 3] [--repeat 1] [--face-model PATH]
-        [--no-reference]
+        [--no-reference] [--device cpu | cuda[:N]]
 
 Prints a markdown table of median (and fastest) seconds per face for each stage, and the exact
 references on the same scene. With --repeat N every face runs N times and each stage counts its
 fastest run (as `timeit` advises: slower runs measure other processes on a shared machine). The
 references: the direct triple sum of the simulator (timed on a subset of
 scatterers and scaled linearly to all of them) and direct back-projection (timed on a subset of
-z slices and scaled linearly to the grid).
+z slices and scaled linearly to the grid). With --device cuda the simulation and the imaging run in
+torch on the GPU (`simulate_scatterers_torch`, `backproject(..., device=...)`).
 """
 
 from __future__ import annotations
@@ -19,18 +20,25 @@ import time
 
 import numba
 import numpy as np
+import torch
 
 from radarface.facemodel import load_face_model, resolve_face_model_path, sample_face_params
 from radarface.radar import backproject, backproject_reference, form_image, qar50_array
 from radarface.radar.array import ImagingGrid
 from radarface.radar.render import RenderSettings, face_vertices, sample_reflectance
 from radarface.radar.scene import MeshScatterers, mesh_scatterers
-from radarface.radar.simulate import simulate_scatterers, simulate_scatterers_reference
+from radarface.radar.simulate import (
+    simulate_scatterers,
+    simulate_scatterers_reference,
+    simulate_scatterers_torch,
+)
 
 
 def _timed(fn, *args, **kwargs):
     start = time.perf_counter()
     out = fn(*args, **kwargs)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
     return out, time.perf_counter() - start
 
 
@@ -46,7 +54,9 @@ def main() -> None:
     parser.add_argument(
         "--no-reference", action="store_true", help="time the fast path only (a minute, not five)"
     )
+    parser.add_argument("--device", default="cpu", help="cpu (numba) or cuda[:N] (torch)")
     args = parser.parse_args()
+    on_gpu = torch.device(args.device).type == "cuda"
     model = load_face_model(resolve_face_model_path(args.face_model))
     array, settings = qar50_array(), RenderSettings()
     grid = settings.grid
@@ -66,10 +76,17 @@ def main() -> None:
             sc, t_sc = _timed(
                 mesh_scatterers, array, vertices, model.triangles, settings.sampling, rng
             )
-            s, t_sim = _timed(
-                simulate_scatterers, array, sc, refl, settings.sampling.specular_threshold
+            threshold = settings.sampling.specular_threshold
+            if on_gpu:
+                with torch.no_grad():
+                    s, t_sim = _timed(
+                        simulate_scatterers_torch, array, sc, refl, threshold, args.device
+                    )
+            else:
+                s, t_sim = _timed(simulate_scatterers, array, sc, refl, threshold)
+            volume, t_bp = _timed(
+                backproject, s, array, grid, device=args.device if on_gpu else None
             )
-            volume, t_bp = _timed(backproject, s, array, grid)
             _, t_img = _timed(form_image, volume, grid, settings.dynamic_range_db)
             runs.append((t_sc, t_sim, t_bp, t_img, t_sc + t_sim + t_bp + t_img))
         if index:
@@ -78,6 +95,7 @@ def main() -> None:
 
     refs: dict[str, str] = {}
     if not args.no_reference:
+        s = s.cpu().numpy() if isinstance(s, torch.Tensor) else s
         n_ref = 200
         _, t_ref_sim = _timed(simulate_scatterers_reference, array, _subset(sc, n_ref), refl)
         ref_sim = t_ref_sim * len(sc.points_m) / n_ref
@@ -94,7 +112,7 @@ def main() -> None:
         }
 
     print(
-        f"threads: numba {numba.get_num_threads()}, cores {os.cpu_count()}; "
+        f"device {args.device}; threads: numba {numba.get_num_threads()}, cores {os.cpu_count()}; "
         f"{len(sc.points_m)} scatterers; grid {grid.n_x} x {grid.n_y} x {len(grid.z_m)}"
     )
     print("\n| stage | fast path, s (median) | fastest face, s | exact reference, s |")
