@@ -253,8 +253,8 @@ def image(
     from radarface.radar.render import image_signal, write_image_outputs
 
     with _user_errors():
-        s, array = read_measurement(measured, tx, rx)
         settings = _settings(dynamic_range_db, device, pixels, pitch_mm)
+        s, array = read_measurement(measured, tx, rx)
         image = image_signal(s, array, settings)
         write_image_outputs(out, image, {"measured": measured, "settings": settings})
         typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")

@@ -137,6 +137,8 @@ def test_simulate_face_and_demo(tmp_path: Path, ict_npz: Path) -> None:
         (["image", "--measured", "missing.h5"], "measurement file not found"),
         (["simulate", "--freq-ghz", "72-82"], "--freq-ghz must be START:STOP:N"),
         (["simulate", "--tx", "tx.csv"], "give both --tx and --rx"),
+        (["simulate", "--device", "gpu"], "unknown device 'gpu'"),
+        (["image", "--measured", "m.h5", "--device", "cuda:99"], "CUDA device(s)"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:

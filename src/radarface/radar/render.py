@@ -42,7 +42,22 @@ class RenderSettings:
     dynamic_range_db: float = 20.0
     snr_db: float | None = None
     method: str = "auto"  # back-projection backend, see radarface.radar.backproject
-    device: str | None = None
+    device: str | None = None  # None or "cpu": numba kernels; "cuda[:N]": torch on that GPU
+
+    def __post_init__(self) -> None:
+        if self.device is None:
+            return
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            raise ValueError(f"unknown device {self.device!r}; use cpu or cuda[:N]") from None
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {self.device!r}: this machine has {torch.cuda.device_count()} CUDA "
+                "device(s); use --device cpu"
+            )
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"unsupported device {self.device!r}; use cpu or cuda[:N]")
 
 
 def sample_reflectance(seed: int, index: int) -> Reflectance:
