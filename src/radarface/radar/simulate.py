@@ -317,7 +317,11 @@ def _point_weights_np(
 
 
 def _may_glint(
-    array: RadarArray, sc: MeshScatterers, reflectance: Reflectance, threshold: float
+    array: RadarArray,
+    points_m: np.ndarray,
+    normals: np.ndarray,
+    reflectance: Reflectance,
+    threshold: float,
 ) -> np.ndarray:
     """(P,) bool: False where no TX-RX half-vector can come within the specular lobe of n.
 
@@ -327,11 +331,11 @@ def _may_glint(
     """
     antennas = np.concatenate([array.tx_m, array.rx_m])
     centre = antennas.mean(axis=0)
-    to_centre = centre - sc.points_m
+    to_centre = centre - points_m
     dist = np.linalg.norm(to_centre, axis=1)
     spread = np.linalg.norm(antennas[None, :, :] - centre, axis=2).max()
     alpha = np.arcsin(np.clip(spread / dist, 0.0, 1.0))
-    normal_angle = np.arccos(np.clip(np.einsum("pd,pd->p", sc.normals, to_centre) / dist, -1, 1))
+    normal_angle = np.arccos(np.clip(np.einsum("pd,pd->p", normals, to_centre) / dist, -1, 1))
     tau_min = 2 * np.maximum(dist - spread, 1e-6)
     cos_cut = 1 + math.log(threshold) * (reflectance.capture_radius_m / tau_min) ** 2
     lobe_angle = np.arccos(np.clip(cos_cut, -1.0, 1.0))
@@ -359,7 +363,9 @@ def simulate_scatterers(
     c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
     u_rx = np.ascontiguousarray(u_rx.transpose(1, 2, 0))  # (P, 3, n_rx)
     diffuse_w, specular_w = _point_weights_np(array, sc, reflectance)
-    specular_points = (specular_w > 0) & _may_glint(array, sc, reflectance, specular_threshold)
+    specular_points = (specular_w > 0) & _may_glint(
+        array, sc.points_m, sc.normals, reflectance, specular_threshold
+    )
     n_grid = _OVERSAMPLE * n_freq
     tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
     tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
@@ -505,10 +511,13 @@ def simulate_scatterers_torch(
     tx, rx = torch.as_tensor(array.tx_m, **f64), torch.as_tensor(array.rx_m, **f64)
     area, phase = torch.as_tensor(sc.area_m2, **f64), torch.as_tensor(sc.diffuse_phase_rad, **f64)
     diffuse_w, specular_w = _point_weights(array, area, phase, reflectance)
-    geometry = MeshScatterers(
-        *(x.detach().cpu().numpy() for x in (points, normals, area, phase, vis_tx, vis_rx))
+    may_glint = _may_glint(
+        array,
+        points.detach().cpu().numpy(),
+        normals.detach().cpu().numpy(),
+        reflectance,
+        specular_threshold,
     )
-    may_glint = _may_glint(array, geometry, reflectance, specular_threshold)
     glint = torch.as_tensor(may_glint, device=device) & (specular_w > 0)
     k = 2 * np.pi * array.freq_hz / SPEED_OF_LIGHT_M_S
     dk = float(k[1] - k[0])
