@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
+from radarface import params as P
 from radarface.data import DatasetConfig, RadarFaceDataset, open_dataset
-from radarface.data import params as P
 from radarface.data.generate import load_checked_model
 from radarface.eval import baseline_errors, vertex_distance
 from radarface.facemodel import resolve_face_model_path

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from radarface import params as P
 from radarface.data import RadarFaceDataset
-from radarface.data import params as P
 from radarface.nn import Encoder, NetConfig
 from radarface.train import load_checkpoint
 

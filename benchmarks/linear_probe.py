@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from radarface import params as P
 from radarface.data import RadarFaceDataset
-from radarface.data import params as P
 from radarface.eval import mean_baseline, param_errors
 
 GROUPS = ("shape", "expression", "translation", "rotation", "total")

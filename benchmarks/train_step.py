@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from radarface.data import params as P
+from radarface import params as P
 from radarface.nn import Autoencoder, Decoder, Encoder, NetConfig
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from radarface import params as P
 from radarface.data import (
     DatasetError,
     RadarFaceDataset,
@@ -16,8 +17,6 @@ from radarface.data import (
     generate_dataset,
     open_dataset,
 )
-from radarface.data import params as P
-from radarface.facemodel import pose_to_unit
 
 
 def test_splits(tiny_dataset: Path) -> None:
@@ -49,7 +48,7 @@ def test_inputs_and_targets(tiny_dataset: Path, mode: str, channels: int) -> Non
     assert torch.allclose(
         target[P.EXPRESSION].double(), torch.from_numpy(group["params/expr"][4][:7])
     )
-    unit = pose_to_unit(group["params/translation_m"][4:5], group["params/rotation_rad"][4:5])[0]
+    unit = P.pose_to_unit(group["params/translation_m"][4:5], group["params/rotation_rad"][4:5])[0]
     assert torch.allclose(target[P.POSE].double(), torch.from_numpy(unit), atol=1e-6)
     assert target[P.POSE].abs().max() <= 1 and target[P.RENDERING].abs().max() <= 1
     physical = P.unscale_rendering(target[P.RENDERING])

@@ -2,7 +2,7 @@
 
 import torch
 
-from radarface.data import params as P
+from radarface import params as P
 from radarface.eval import baseline_errors, evaluate_params, param_errors
 
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from radarface.data import params as P
+from radarface import params as P
 from radarface.nn import Autoencoder, Decoder, Encoder, NetConfig
 
 TINY = NetConfig(width=1 / 16, blocks=(1, 1, 1, 1), dropout=0.0)

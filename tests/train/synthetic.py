@@ -3,7 +3,7 @@
 import torch
 from torch.utils.data import Dataset
 
-from radarface.data import params as P
+from radarface import params as P
 
 
 class SyntheticFaces(Dataset):

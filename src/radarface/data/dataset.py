@@ -4,7 +4,7 @@ Inputs (C, H, W) float32, from the stored unclipped max projection max_db and de
 dynamic range theta (dB): amplitude = clip((max_db + theta) / theta, 0, 1), and depth =
 (z_far - depth_m) / (z_far - z_near) where max_db >= -theta, 0 elsewhere, with z_near, z_far the
 first and last slices of the imaging grid (so 1 is the front of the grid, 0 its back and the
-background). Targets (26,) in the layout of `radarface.data.params`.
+background). Targets (26,) in the layout of `radarface.params`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import torch
 import zarr
 from torch.utils.data import Dataset
 
-from radarface.data import params as P
+from radarface import params as P
 from radarface.data import store
 from radarface.data.generate import DatasetConfig
-from radarface.facemodel import pose_to_unit
 from radarface.radar import apply_dynamic_range
 
 INPUTS = ("amplitude", "depth", "amplitude-depth")
@@ -85,7 +84,7 @@ def face_and_pose_targets(group: zarr.Group, indices: np.ndarray, kind: str) -> 
         [
             _leading(shape, P.N_SHAPE),
             _leading(expr, P.N_EXPRESSION),
-            pose_to_unit(translation, rotation),
+            P.pose_to_unit(translation, rotation),
         ],
         axis=1,
     )

@@ -25,13 +25,14 @@ from tqdm import tqdm
 
 from radarface.data import store
 from radarface.facemodel import (
-    FaceParams,
     MorphableModel,
+    component_count,
     load_face_model,
     resolve_face_model_path,
     sample_face_params,
 )
 from radarface.io import jsonable
+from radarface.params import SceneParams
 from radarface.radar import (
     ImagingGrid,
     RadarArray,
@@ -182,15 +183,6 @@ def load_checked_model(path: str | os.PathLike, config: DatasetConfig) -> Morpha
     return model
 
 
-def _count(requested: int | None, available: int, label: str) -> int:
-    """Requested number of coefficients, defaulting to all that the model has."""
-    if requested is None:
-        return available
-    if not 0 <= requested <= available:
-        raise ValueError(f"{label}={requested} is outside [0, {available}] for this face model")
-    return requested
-
-
 def mesh_files(mesh_dir: str | os.PathLike) -> tuple[str, ...]:
     """Sorted names of the mesh files (PLY, OBJ, STL) directly in `mesh_dir`."""
     mesh_dir = Path(mesh_dir)
@@ -267,8 +259,8 @@ def build_config(
         kind=kind,
         n=n,
         face_model={"name": model.name, "hash": model.content_hash},
-        n_shape=_count(n_shape, model.n_shape, "n_shape"),
-        n_expr=_count(n_expr, model.n_expr, "n_expr"),
+        n_shape=component_count(n_shape, model.n_shape, "n_shape"),
+        n_expr=component_count(n_expr, model.n_expr, "n_expr"),
         pose=pose,
         eval_expressions=EVAL_EXPRESSIONS if kind == "eval" else 0,
         n_val=default_val if n_val is None else n_val,
@@ -292,16 +284,16 @@ def sample_parameters(
     if model is None:
         raise ValueError(f"a {config.kind} dataset needs its face model")
 
-    def draw(i: int) -> FaceParams:
+    def draw(i: int) -> SceneParams:
         return sample_face_params(model, config.seed, i, config.n_shape, config.n_expr)
 
     face = draw(index)
-    shape, expr = face.shape[0], face.expr[0]
+    shape, expr = face.shape, face.expr
     if config.kind == "eval":
         identity, expression = divmod(index, config.eval_expressions)
-        shape = draw(identity * config.eval_expressions).shape[0]
-        expr = np.zeros(config.n_expr) if expression == 0 else draw(expression).expr[0]
-    translation, rotation = face.translation_m[0], face.rotation_rad[0]
+        shape = draw(identity * config.eval_expressions).shape
+        expr = np.zeros(config.n_expr) if expression == 0 else draw(expression).expr
+    translation, rotation = face.translation_m, face.rotation_rad
     if config.pose == "neutral":
         translation, rotation = np.zeros(3), np.zeros(3)
     return SampleParams(shape, expr, translation, rotation, reflectance)
@@ -332,9 +324,7 @@ def sample_mesh(
     """Vertices (V, 3) in the radar frame (metres) and triangles (T, 3) of sample `index`."""
     if config.kind == "mesh-dir":
         return load_mesh(Path(config.mesh_dir) / config.mesh_files[index], config.mesh_units)
-    face = FaceParams(
-        params.shape[None], params.expr[None], params.translation_m[None], params.rotation_rad[None]
-    )
+    face = SceneParams(params.shape, params.expr, params.translation_m, params.rotation_rad)
     return face_vertices(model, face), model.triangles
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from radarface.data import params as P
+from radarface import params as P
 from radarface.facemodel import MorphableModel, mean_vertex_distance_mm
 
 VertexDistanceMm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

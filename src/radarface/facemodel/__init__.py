@@ -24,18 +24,17 @@ from radarface.facemodel.loaders import (
 )
 from radarface.facemodel.model import MorphableModel
 from radarface.facemodel.sampling import (
-    FaceParams,
-    pose_to_unit,
+    component_count,
+    posed_vertices,
     sample_face_params,
     sample_params,
-    unit_to_pose,
     write_samples,
 )
 
 __all__ = [
     "ICT_ARCHIVE_URL",
-    "FaceParams",
     "MorphableModel",
+    "component_count",
     "default_model_path",
     "export_mesh",
     "fetch_ict",
@@ -47,13 +46,12 @@ __all__ = [
     "load_model",
     "mean_vertex_distance_mm",
     "place_in_radar_frame",
-    "pose_to_unit",
+    "posed_vertices",
     "resolve_face_model_path",
     "rotation_matrices",
     "sample_face_params",
     "sample_params",
     "save_model",
-    "unit_to_pose",
     "vertex_normals",
     "write_samples",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from radarface.data import params as P
+from radarface import params as P
 from radarface.nn.alexnet import AlexNet
 from radarface.nn.config import NetConfig
 from radarface.nn.resnet import Bottleneck, ResNet, init_weights, make_stage, stage_widths
@@ -18,7 +18,7 @@ class Encoder(nn.Module):
 
     Shape and expression: a ResNet each, then 3 * tanh (Sec. 3.3, covers 99.8 % of N(0, 1)).
     Pose and rendering parameters: one AlexNet with 9 outputs, then tanh, since all nine targets
-    lie in [-1, 1] (see `radarface.data.params`).
+    lie in [-1, 1] (see `radarface.params`).
     """
 
     def __init__(self, cfg: NetConfig) -> None:

@@ -62,10 +62,10 @@ def simulate_face(
         "seed": seed,
         "index": index,
         "face_model": {"name": model.name, "hash": model.content_hash},
-        "shape": params.shape[0],
-        "expression": params.expr[0],
-        "translation_m": params.translation_m[0],
-        "rotation_rad": params.rotation_rad[0],
+        "shape": params.shape,
+        "expression": params.expr,
+        "translation_m": params.translation_m,
+        "rotation_rad": params.rotation_rad,
         "reflectance": asdict(reflectance),
     }
     return image, vertices, meta

@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from radarface.facemodel import FaceParams, MorphableModel, place_in_radar_frame  # noqa: E402
+from radarface.facemodel import MorphableModel, posed_vertices  # noqa: E402
 from radarface.io import atomic_path, provenance, write_json  # noqa: E402
+from radarface.params import SceneParams, sample_rendering  # noqa: E402
 from radarface.radar.array import ImagingGrid, RadarArray  # noqa: E402
 from radarface.radar.images import RadarImage, form_image  # noqa: E402
 from radarface.radar.imaging import backproject  # noqa: E402
@@ -27,10 +28,6 @@ from radarface.radar.simulate import simulate_mesh, simulate_points  # noqa: E40
 #: began it. 1: 2026-12-01, least-squares interpolators in the factorised back-projection (older
 #: datasets carry no revision and count as 0).
 RENDERER_REVISION = 1
-
-# The paper's ranges for the rendering parameters (section 3.2), sampled uniformly.
-MATERIAL_RANGE = (0.0, 1.0)
-ANTENNA_SIZE_RANGE = (0.2, 0.3)
 
 
 @dataclass(frozen=True)
@@ -62,17 +59,12 @@ class RenderSettings:
 
 def sample_reflectance(seed: int, index: int) -> Reflectance:
     """The rendering parameters of sample `index` of a run with `seed` (own random stream)."""
-    rng = np.random.default_rng([seed, index, 1])
-    return Reflectance(
-        material=float(rng.uniform(*MATERIAL_RANGE)),
-        antenna_size=float(rng.uniform(*ANTENNA_SIZE_RANGE)),
-    )
+    return Reflectance(*sample_rendering(seed, index))
 
 
-def face_vertices(model: MorphableModel, params: FaceParams, i: int = 0) -> np.ndarray:
-    """(N, 3) vertices of face i of `params`, posed in the radar frame (metres)."""
-    vertices = model.vertices(params.shape[i], params.expr[i])
-    return place_in_radar_frame(model, vertices, params.translation_m[i], params.rotation_rad[i])
+def face_vertices(model: MorphableModel, params: SceneParams) -> np.ndarray:
+    """(N, 3) vertices of the face of `params`, posed in the radar frame (metres)."""
+    return posed_vertices(model, params)
 
 
 def image_signal(s: np.ndarray, array: RadarArray, settings: RenderSettings) -> RadarImage:

@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from radarface import params as P
 from radarface.data import DatasetConfig, RadarFaceDataset, open_dataset
-from radarface.data import params as P
 from radarface.data.generate import load_checked_model
 from radarface.eval import vertex_distance
 from radarface.facemodel import resolve_face_model_path
