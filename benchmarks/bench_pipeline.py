@@ -25,13 +25,13 @@ import torch
 from radarface.facemodel import load_face_model, resolve_face_model_path, sample_face_params
 from radarface.radar import backproject, backproject_reference, form_image, qar50_array
 from radarface.radar.array import ImagingGrid
-from radarface.radar.render import RenderSettings, face_vertices, sample_reflectance
 from radarface.radar.scene import MeshScatterers, mesh_scatterers
 from radarface.radar.simulate import (
     simulate_scatterers,
     simulate_scatterers_reference,
     simulate_scatterers_torch,
 )
+from radarface.render import RenderSettings, face_mesh, reflectance_of
 
 
 def _timed(fn, *args, **kwargs):
@@ -69,7 +69,7 @@ def main() -> None:
     }
     for index in range(args.faces + 1):  # the first face warms up the JIT caches
         params = sample_face_params(model, seed=0, index=index)
-        vertices, refl = face_vertices(model, params), sample_reflectance(0, index)
+        vertices, refl = face_mesh(model, params).vertices_m, reflectance_of(params)
         runs = []
         for _ in range(args.repeat if index else 1):
             rng = np.random.default_rng(index)

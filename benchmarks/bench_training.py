@@ -20,8 +20,7 @@ from pathlib import Path
 import torch
 
 from radarface import params as P
-from radarface.data import DatasetConfig, RadarFaceDataset, open_dataset
-from radarface.data.generate import load_checked_model
+from radarface.data import DatasetConfig, RadarFaceDataset, load_checked_model, open_dataset
 from radarface.eval import baseline_errors, vertex_distance
 from radarface.facemodel import resolve_face_model_path
 from radarface.io import provenance, write_json

@@ -19,7 +19,8 @@ import itertools
 
 import numpy as np
 
-from radarface.facemodel import FaceParams, load_face_model, resolve_face_model_path
+from radarface.facemodel import load_face_model, posed_vertices, resolve_face_model_path
+from radarface.params import SceneParams
 from radarface.radar import (
     ImagingGrid,
     Reflectance,
@@ -29,7 +30,6 @@ from radarface.radar import (
     qar50_array,
     simulate_mesh,
 )
-from radarface.radar.render import face_vertices
 
 MASK_DB = -20.0
 
@@ -53,8 +53,7 @@ def main() -> None:
     zero_shape, zero_expr = np.zeros(model.n_shape), np.zeros(model.n_expr)
 
     def render(shape: np.ndarray, expr: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        face = FaceParams(shape[None], expr[None], np.zeros((1, 3)), np.zeros((1, 3)))
-        vertices = face_vertices(model, face)
+        vertices = posed_vertices(model, SceneParams(shape, expr, np.zeros(3), np.zeros(3)))
         s = simulate_mesh(array, vertices, model.triangles, reflectance, sampling, seed)
         return project_volume(backproject(s, array, grid), grid)
 

@@ -13,11 +13,11 @@ import numpy as np  # noqa: E402
 
 from radarface.facemodel import (  # noqa: E402
     load_face_model,
-    place_in_radar_frame,
+    posed_vertices,
     resolve_face_model_path,
     sample_params,
 )
-from radarface.facemodel.plot import draw_mesh  # noqa: E402
+from radarface.plot import draw_mesh  # noqa: E402
 
 N_FACES = 6
 SEED = 0
@@ -27,9 +27,7 @@ def main(out: Path) -> None:
     """Sample N_FACES posed faces and save the figure."""
     model = load_face_model(resolve_face_model_path(sys.argv[2] if len(sys.argv) > 2 else None))
     params = sample_params(model, N_FACES, SEED)
-    vertices = place_in_radar_frame(
-        model, model.vertices(params.shape, params.expr), params.translation_m, params.rotation_rad
-    )
+    vertices = posed_vertices(model, params)
     fig, axes = plt.subplots(1, N_FACES, figsize=(2.2 * N_FACES, 3.0))
     for i, ax in enumerate(axes):
         draw_mesh(ax, vertices[i], model.triangles)

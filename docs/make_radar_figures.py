@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -12,20 +13,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from radarface.facemodel import (  # noqa: E402
-    FaceParams,
     load_face_model,
     resolve_face_model_path,
-    sample_face_params,
+    sample_face_params,  # noqa: E402
 )
-from radarface.facemodel.plot import draw_mesh  # noqa: E402
+from radarface.plot import draw_mesh, image_extent_cm, show_image  # noqa: E402
 from radarface.radar import Reflectance, qar50_array  # noqa: E402
-from radarface.radar.render import (  # noqa: E402
-    RenderSettings,
-    face_vertices,
-    image_extent_cm,
-    render_mesh,
-    show_image,
-)
+from radarface.render import Mesh, RenderSettings, face_mesh, render  # noqa: E402
 
 OUT = Path(__file__).parent / "figures"
 
@@ -33,8 +27,8 @@ OUT = Path(__file__).parent / "figures"
 def reflectance_figure(model, array, settings) -> None:
     """One frontal face: material varied at antenna size 0.25, antenna size varied at material 1."""
     params = sample_face_params(model, seed=0, index=0)
-    params = FaceParams(params.shape, params.expr, np.zeros((1, 3)), np.zeros((1, 3)))
-    vertices = face_vertices(model, params)
+    params = replace(params, translation_m=np.zeros(3), rotation_rad=np.zeros(3))
+    vertices = face_mesh(model, params).vertices_m
     rows = [
         [Reflectance(m, 0.25) for m in (0.0, 0.25, 0.5, 0.75, 1.0)],
         [Reflectance(1.0, a) for a in (0.2, 0.225, 0.25, 0.275, 0.3)],
@@ -42,7 +36,7 @@ def reflectance_figure(model, array, settings) -> None:
     fig, axes = plt.subplots(2, 5, figsize=(17, 7.6))
     for row, refls in zip(axes, rows, strict=True):
         for ax, refl in zip(row, refls, strict=True):
-            image = render_mesh(array, vertices, model.triangles, refl, settings, seed=0)
+            image = render(Mesh(vertices, model.triangles, refl), array, settings)
             show_image(ax, image, "amplitude")
             lit = 100 * image.mask.mean()  # pixels within the dynamic range
             ax.set_title(
@@ -60,13 +54,13 @@ def faces_figure(model, array, settings) -> None:
     fig, axes = plt.subplots(len(cases), 3, figsize=(13, 4.2 * len(cases)))
     for row, (index, refl) in zip(axes, cases, strict=True):
         params = sample_face_params(model, seed=0, index=index)
-        vertices = face_vertices(model, params)
-        image = render_mesh(array, vertices, model.triangles, refl, settings, seed=index)
+        vertices = face_mesh(model, params).vertices_m
+        image = render(Mesh(vertices, model.triangles, refl), array, settings, index=index)
         draw_mesh(row[0], vertices, model.triangles)
         extent = image_extent_cm(image)
         row[0].set_xlim(extent[0], extent[1])
         row[0].set_ylim(extent[2], extent[3])
-        yaw, pitch, roll = np.degrees(params.rotation_rad[0])
+        yaw, pitch, roll = np.degrees(params.rotation_rad)
         row[0].set_title(f"yaw {yaw:+.1f}, pitch {pitch:+.1f}, roll {roll:+.1f} deg")
         show_image(row[1], image, "amplitude")
         row[1].set_title(f"amplitude, material {refl.material:g}")

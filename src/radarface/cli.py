@@ -156,7 +156,7 @@ def _settings(
     snr_db: float | None = None,
 ):
     from radarface.radar import ImagingGrid
-    from radarface.radar.render import RenderSettings
+    from radarface.render import RenderSettings
 
     grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=pitch_mm * 1e-3)
     return RenderSettings(
@@ -193,43 +193,24 @@ def simulate(
     face_model: FaceModelOption = None,
 ) -> None:
     """Simulate a radar capture (random face, mesh or points) and image it into DIR."""
-    from radarface.radar.demo import load_mesh, simulate_face
-    from radarface.radar.render import (
-        read_points_csv,
-        render_mesh,
-        render_points,
-        sample_reflectance,
-        write_image_outputs,
-    )
-    from radarface.radar.scene import Reflectance
+    from radarface.render import build_scene, render_to_dir
 
     with _user_errors():
-        if mesh is not None and points is not None:
-            raise ValueError("give either --mesh or --points, not both")
         array = _array(tx, rx, freq_ghz)
         settings = _settings(dynamic_range_db, device, pixels, pitch_mm, snr_db)
-        sampled = sample_reflectance(seed, 0)
-        reflectance = Reflectance(
-            sampled.material if material is None else material,
-            sampled.antenna_size if antenna_size is None else antenna_size,
+        scene, model = build_scene(
+            seed,
+            face_model_path=face_model,
+            mesh=mesh,
+            mesh_units=mesh_units,
+            points=points,
+            material=material,
+            antenna_size=antenna_size,
         )
-        if points is not None:
-            pts, amps = read_points_csv(points)
-            image = render_points(array, pts, amps, settings)
-            meta = {"points": points, "n_points": len(pts)}
-        elif mesh is not None:
-            vertices, triangles = load_mesh(mesh, mesh_units)
-            image = render_mesh(array, vertices, triangles, reflectance, settings, seed)
-            meta = {
-                "mesh": mesh,
-                "mesh_units": mesh_units,
-                "seed": seed,
-                "reflectance": reflectance,
-            }
-        else:
-            image, _, meta = simulate_face(_load(face_model), seed, array, settings, reflectance)
+        inputs = {"mesh": mesh, "mesh_units": mesh_units if mesh else None, "points": points}
         array_meta = {"tx": tx or "qar50", "rx": rx or "qar50", "freq_ghz": freq_ghz}
-        write_image_outputs(out, image, {**meta, "array": array_meta, "settings": settings})
+        meta = {**{k: v for k, v in inputs.items() if v is not None}, "array": array_meta}
+        render_to_dir(out, scene, array, settings, seed=seed, model=model, meta=meta)
         typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
 
 
@@ -249,8 +230,8 @@ def image(
     device: DeviceOption = None,
 ) -> None:
     """Image a measured capture with the same back-projection as simulated data."""
-    from radarface.radar.measured import read_measurement
-    from radarface.radar.render import image_signal, write_image_outputs
+    from radarface.radar import read_measurement
+    from radarface.render import image_signal, write_image_outputs
 
     with _user_errors():
         settings = _settings(dynamic_range_db, device, pixels, pitch_mm)
@@ -272,8 +253,8 @@ def demo(
     face_model: FaceModelOption = None,
 ) -> None:
     """Simulate random faces and write a figure per face (mesh, amplitude, depth) and a summary."""
+    from radarface.demo import run_demo
     from radarface.radar import qar50_array
-    from radarface.radar.demo import run_demo
 
     with _user_errors():
         settings = _settings(dynamic_range_db, device, pixels, pitch_mm)

@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 import trimesh
 
+from radarface.data import (
+    DatasetConfig,
+    build_config,
+    open_dataset,
+    render_sample,
+    sample_parameters,
+)
 from radarface.data import generate as G
-from radarface.data import open_dataset, render_sample, sample_parameters
 from radarface.data.store import done_flags, split_indices
 from radarface.facemodel import load_face_model, sample_face_params
-from radarface.radar.render import sample_reflectance
+from radarface.params import sample_rendering
 
 
 def _images(path: Path) -> dict[str, np.ndarray]:
@@ -23,30 +29,30 @@ def _images(path: Path) -> dict[str, np.ndarray]:
 
 def test_samples_come_from_their_own_streams(tiny, tiny_dataset: Path) -> None:
     group = open_dataset(tiny_dataset)
-    config = G.DatasetConfig.from_json(group.attrs["config"])
+    config = DatasetConfig.from_json(group.attrs["config"])
     model = load_face_model(tiny.model_path)
     assert config.to_json() == tiny.config(n=12, seed=5, n_val=3).to_json()
     assert done_flags(group).all() and (config.n_shape, config.n_expr) == (12, 8)
     for i in (0, 7):
         face = sample_face_params(model, 5, i)
-        assert np.array_equal(group["params/shape"][i], face.shape[0])
-        assert np.array_equal(group["params/expr"][i], face.expr[0])
-        assert np.array_equal(group["params/translation_m"][i], face.translation_m[0])
-        assert np.array_equal(group["params/rotation_rad"][i], face.rotation_rad[0])
-        assert group["params/material"][i] == sample_reflectance(5, i).material
-        assert group["params/antenna_size"][i] == sample_reflectance(5, i).antenna_size
+        assert np.array_equal(group["params/shape"][i], face.shape)
+        assert np.array_equal(group["params/expr"][i], face.expr)
+        assert np.array_equal(group["params/translation_m"][i], face.translation_m)
+        assert np.array_equal(group["params/rotation_rad"][i], face.rotation_rad)
+        assert group["params/material"][i] == sample_rendering(5, i)[0]
+        assert group["params/antenna_size"][i] == sample_rendering(5, i)[1]
 
 
 def test_a_sample_regenerated_alone_is_identical(tiny, tiny_dataset: Path) -> None:
     group = open_dataset(tiny_dataset)
-    config = G.DatasetConfig.from_json(group.attrs["config"])
-    sample = render_sample(config, 9, load_face_model(tiny.model_path))
+    config = DatasetConfig.from_json(group.attrs["config"])
+    _, sample = render_sample(config, 9, load_face_model(tiny.model_path))
     assert sample.max_db.dtype == np.float32 and sample.max_db.shape == (16, 16)
     assert sample.max_db.max() == 0 and sample.mask.any() and not sample.mask.all()
     assert np.array_equal(group["images/max_db"][9], sample.max_db)
-    assert np.array_equal(group["images/depth_m"][9], sample.depth_m)
+    assert np.array_equal(group["images/depth_m"][9], sample.peak_depth_m)
     assert np.array_equal(group["images/mask"][9], sample.mask)
-    assert np.all(np.isfinite(sample.depth_m))  # depth is stored for every pixel
+    assert np.all(np.isfinite(sample.peak_depth_m))  # depth is stored for every pixel
     assert not np.array_equal(group["images/max_db"][8], sample.max_db)
 
 
@@ -102,7 +108,7 @@ def test_mesh_dir_set_images_every_mesh(tiny, tmp_path: Path) -> None:
     for k, name in enumerate(("b.ply", "a.stl", "c.obj")):
         trimesh.Trimesh(plate + [0, 0, 10 * k], [[0, 1, 2], [0, 2, 3]]).export(meshes / name)
     (meshes / "notes.txt").write_text("not a mesh")
-    config = G.build_config(
+    config = build_config(
         array=tiny.array, grid=tiny.grid, mesh_dir=meshes, mesh_units="mm", seed=2
     )
     assert config.kind == "mesh-dir" and config.mesh_files == ("a.stl", "b.ply", "c.obj")
@@ -112,7 +118,7 @@ def test_mesh_dir_set_images_every_mesh(tiny, tmp_path: Path) -> None:
     depth = group["images/depth_m"][:][group["images/max_db"][:] == 0]
     assert np.allclose(depth, [0.26, 0.25, 0.27], atol=0.01)  # a.stl is 1 cm further
     with pytest.raises(ValueError, match="mesh files"):
-        G.build_config(array=tiny.array, grid=tiny.grid, mesh_dir=meshes, n=5)
+        build_config(array=tiny.array, grid=tiny.grid, mesh_dir=meshes, n=5)
 
 
 def test_dask_path_matches_local(tiny, tiny_dataset: Path, tmp_path: Path) -> None:

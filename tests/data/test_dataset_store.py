@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from radarface.data import DatasetError, generate_dataset, open_dataset
-from radarface.radar.render import RENDERER_REVISION
+from radarface.render import RENDERER_REVISION
 
 
 def _generate(tiny, out: Path, **kwargs) -> None:

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from radarface import params as P
 from radarface.data import store
-from radarface.data.generate import DatasetConfig
+from radarface.data.config import DatasetConfig
 from radarface.radar import apply_dynamic_range
 
 INPUTS = ("amplitude", "depth", "amplitude-depth")

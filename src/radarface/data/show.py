@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from radarface.data import store
-from radarface.data.generate import DatasetConfig, SampleParams, load_checked_model, sample_mesh
+from radarface.data.config import DatasetConfig, load_checked_model
+from radarface.data.sample import sample_mesh
 from radarface.facemodel import resolve_face_model_path
-from radarface.io import atomic_path
-from radarface.radar import RadarImage, Reflectance, apply_dynamic_range
-from radarface.radar.demo import face_figure
-from radarface.radar.render import image_extent_cm
+from radarface.params import SceneParams
+from radarface.plot import face_figure, image_grid_figure
+from radarface.radar import RadarImage, clip_image
 
 
 def dataset_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -56,28 +54,19 @@ def dataset_info(path: str | os.PathLike) -> dict[str, Any]:
     return info
 
 
-def stored_params(group: Any, index: int) -> SampleParams:
-    """The stored parameters of sample `index`."""
-    p = {name: group[f"params/{name}"][index] for name in store.PARAM_ARRAYS}
-    return SampleParams(
-        p["shape"],
-        p["expr"],
-        p["translation_m"],
-        p["rotation_rad"],
-        Reflectance(float(p["material"]), float(p["antenna_size"])),
-    )
+def stored_params(group: Any, index: int) -> SceneParams:
+    """The stored parameters of sample `index` (one scene)."""
+    return SceneParams(**{name: group[f"params/{name}"][index] for name in store.PARAM_ARRAYS})
 
 
 def stored_image(group: Any, index: int, config: DatasetConfig, theta: float) -> RadarImage:
     """Sample `index` as a RadarImage clipped at -theta dB."""
     max_db, depth_m = group["images/max_db"][index], group["images/depth_m"][index]
-    amplitude, depth, mask = apply_dynamic_range(max_db, depth_m, theta)
-    return RadarImage(amplitude, depth, mask, max_db, config.grid.x_m, config.grid.y_m, theta)
+    return clip_image(max_db, depth_m, config.grid, theta)
 
 
-def _describe(config: DatasetConfig, index: int, p: SampleParams) -> str:
+def _describe(config: DatasetConfig, index: int, p: SceneParams) -> str:
     """Parameters of a sample as two lines of text."""
-    r = p.reflectance
     lines = [f"sample {index} ({config.kind}, seed {config.seed})"]
     if config.kind == "mesh-dir":
         lines[0] += f": {config.mesh_files[index]}"
@@ -92,7 +81,7 @@ def _describe(config: DatasetConfig, index: int, p: SampleParams) -> str:
             f"translation ({tx:+.1f}, {ty:+.1f}) cm, yaw {yaw:+.1f}, pitch {pitch:+.1f}, "
             f"roll {roll:+.1f} deg; "
         )
-    lines[-1] += f"material {r.material:.2f}, antenna size {r.antenna_size:.3f}"
+    lines[-1] += f"material {p.material:.2f}, antenna size {p.antenna_size:.3f}"
     return "\n".join(lines)
 
 
@@ -114,10 +103,11 @@ def show_sample(
     model = None
     if config.kind != "mesh-dir":
         model = load_checked_model(resolve_face_model_path(face_model_path), config)
-    vertices, triangles = sample_mesh(config, index, params, model)
+    mesh = sample_mesh(config, index, params, model)
     image = stored_image(group, index, config, dynamic_range_db)
-    face_figure(Path(out), vertices, triangles, image, _describe(config, index, params))
-    return Path(out)
+    return face_figure(
+        out, mesh.vertices_m, mesh.triangles, image, _describe(config, index, params)
+    )
 
 
 def grid_figure(
@@ -130,31 +120,11 @@ def grid_figure(
     """Amplitude (at `dynamic_range_db`) above depth for each of `indices`, `columns` a row."""
     group = store.open_dataset(path)
     config = DatasetConfig.from_json(group.attrs["config"])
-    rows = math.ceil(len(indices) / columns)
-    fig, axes = plt.subplots(2 * rows, columns, figsize=(1.6 * columns, 3.3 * rows), squeeze=False)
+    images = [stored_image(group, i, config, dynamic_range_db) for i in indices]
+    titles = [f"#{i}, m {float(group['params/material'][i]):.2f}" for i in indices]
     z = config.grid.z_m
-    for ax in axes.flat:
-        ax.axis("off")
-    for k, index in enumerate(indices):
-        image = stored_image(group, index, config, dynamic_range_db)
-        extent = image_extent_cm(image)
-        top, bottom = (
-            axes[2 * (k // columns), k % columns],
-            axes[2 * (k // columns) + 1, k % columns],
-        )
-        top.imshow(image.amplitude, cmap="gray", vmin=0, vmax=1, extent=extent)
-        bottom.imshow(
-            image.depth_m * 100, cmap="viridis_r", vmin=z[0] * 100, vmax=z[-1] * 100, extent=extent
-        )
-        material = float(group["params/material"][index])
-        top.set_title(f"#{index}, m {material:.2f}", fontsize=8)
-    fig.suptitle(
+    suptitle = (
         f"{Path(path).name}: amplitude at {dynamic_range_db:g} dB (top), depth "
-        f"{z[0] * 100:g}-{z[-1] * 100:g} cm (bottom)",
-        fontsize=9,
+        f"{z[0] * 100:g}-{z[-1] * 100:g} cm (bottom)"
     )
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return Path(out)
+    return image_grid_figure(out, images, titles, (z[0], z[-1]), suptitle, columns)

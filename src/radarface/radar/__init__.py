@@ -12,6 +12,7 @@ from radarface.radar.array import (
 from radarface.radar.images import (
     RadarImage,
     apply_dynamic_range,
+    clip_image,
     form_image,
     image_volume,
     project_volume,
@@ -41,6 +42,7 @@ __all__ = [
     "backproject",
     "backproject_reference",
     "backproject_torch",
+    "clip_image",
     "coherent_sum",
     "form_image",
     "image_volume",

@@ -93,7 +93,8 @@ class RadarImage:
 
     amplitude (H, W) float32 in [0, 1]; depth_m (H, W) float32, NaN outside mask; mask (H, W) bool;
     max_db (H, W) float32 <= 0 (before clipping); x_m (W,) and y_m (H,) pixel coordinates (both
-    decreasing); dynamic_range_db the clipping level theta.
+    decreasing); dynamic_range_db the clipping level theta; peak_depth_m (H, W) float32 the z of
+    every pixel's brightest voxel, not masked (what datasets store, to clip at any level later).
     """
 
     amplitude: np.ndarray
@@ -103,6 +104,17 @@ class RadarImage:
     x_m: np.ndarray
     y_m: np.ndarray
     dynamic_range_db: float
+    peak_depth_m: np.ndarray
+
+
+def clip_image(
+    max_db: np.ndarray, depth_m: np.ndarray, grid: ImagingGrid, dynamic_range_db: float = 20.0
+) -> RadarImage:
+    """The RadarImage of a projection (max_db, depth_m (H, W)) clipped at -dynamic_range_db dB."""
+    amplitude, depth_masked, mask = apply_dynamic_range(max_db, depth_m, dynamic_range_db)
+    return RadarImage(
+        amplitude, depth_masked, mask, max_db, grid.x_m, grid.y_m, float(dynamic_range_db), depth_m
+    )
 
 
 def form_image(
@@ -110,10 +122,7 @@ def form_image(
 ) -> RadarImage:
     """Project a volume (n_z, n_y, n_x) and clip it at -dynamic_range_db dB (numpy)."""
     max_db, depth = project_volume(np.asarray(volume_zyx), grid)
-    amplitude, depth_masked, mask = apply_dynamic_range(max_db, depth, dynamic_range_db)
-    return RadarImage(
-        amplitude, depth_masked, mask, max_db, grid.x_m, grid.y_m, float(dynamic_range_db)
-    )
+    return clip_image(max_db, depth, grid, dynamic_range_db)
 
 
 def image_volume(
@@ -122,9 +131,10 @@ def image_volume(
     grid: ImagingGrid,
     dynamic_range_db: float = 20.0,
     method: str = "auto",
+    device: str | None = None,
 ) -> RadarImage:
     """Back-project s (n_tx, n_rx, n_freq) onto grid and form the image (see `backproject`)."""
-    volume = backproject(s, array, grid, method=method)
+    volume = backproject(s, array, grid, method=method, device=device)
     if isinstance(volume, torch.Tensor):
         volume = volume.detach().cpu().numpy()
     return form_image(volume, grid, dynamic_range_db)

@@ -12,8 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from radarface import params as P
-from radarface.data import DatasetConfig, RadarFaceDataset, open_dataset
-from radarface.data.generate import load_checked_model
+from radarface.data import DatasetConfig, RadarFaceDataset, load_checked_model, open_dataset
 from radarface.eval import vertex_distance
 from radarface.facemodel import resolve_face_model_path
 from radarface.nn.config import NetConfig

@@ -1,0 +1,126 @@
+"""Every figure radarface draws: meshes, radar images, a face's figure, a dataset's grid.
+
+Figures use matplotlib's object API (`matplotlib.figure.Figure`), so importing this module
+neither picks nor switches a backend; every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+from radarface.facemodel import vertex_normals
+from radarface.io import atomic_path
+from radarface.radar import RadarImage
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """Write `fig` as a PNG at `path`, atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    return Path(path)
+
+
+def draw_mesh(ax: Axes, vertices_m: np.ndarray, triangles: np.ndarray) -> None:
+    """Shaded orthographic view along +z (from behind the array): image right is radar -x."""
+    normals = vertex_normals(vertices_m, triangles)
+    shade = np.clip(np.abs(normals[triangles].mean(1)[:, 2]), 0.0, 1.0)  # light from the array
+    order = np.argsort(-vertices_m[triangles][:, :, 2].mean(1))  # far triangles first
+    xy = np.stack([-vertices_m[:, 0], vertices_m[:, 1]], -1) * 100  # cm
+    colours = matplotlib.colormaps["bone"](0.15 + 0.8 * shade[order])
+    ax.add_collection(PolyCollection(xy[triangles[order]], facecolors=colours, edgecolors="none"))
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_extent_cm(image: RadarImage) -> np.ndarray:
+    """imshow extent (left, right, bottom, top) in cm, horizontal axis -x: unmirrored view."""
+    return np.array([-image.x_m[0], -image.x_m[-1], image.y_m[-1], image.y_m[0]]) * 100
+
+
+def _masked_depth_cm(image: RadarImage) -> np.ndarray:
+    return np.where(image.mask, image.depth_m * 100, np.nan)
+
+
+def show_image(ax: Axes, image: RadarImage, kind: str) -> None:
+    """Draw the amplitude or depth image, as a viewer behind the array sees it (axes in cm)."""
+    extent_cm = image_extent_cm(image)
+    if kind == "amplitude":
+        shown = ax.imshow(image.amplitude, cmap="gray", vmin=0, vmax=1, extent=extent_cm)
+        label = f"amplitude (0 = -{image.dynamic_range_db:g} dB)"
+    else:
+        shown = ax.imshow(_masked_depth_cm(image), cmap="viridis_r", extent=extent_cm)
+        label = "depth z (cm)"
+    ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.02, label=label)
+    ax.set_xlabel("-x (cm)")
+    ax.set_ylabel("y (cm)")
+
+
+def save_image_pngs(out_dir: Path, image: RadarImage) -> None:
+    """amplitude.png (grey, 0..1) and depth.png (masked, its own range) of an image."""
+    from matplotlib.image import imsave
+
+    depth = _masked_depth_cm(image)
+    finite = depth[np.isfinite(depth)]
+    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    for name, data, cmap, vmin, vmax in (
+        ("amplitude.png", image.amplitude, "gray", 0.0, 1.0),
+        ("depth.png", depth, "viridis_r", lo, hi),
+    ):
+        with atomic_path(out_dir / name) as tmp:
+            imsave(tmp, data, cmap=cmap, vmin=vmin, vmax=vmax, format="png")
+
+
+def face_figure(
+    path: str | Path, vertices: np.ndarray, triangles: np.ndarray, image: RadarImage, title: str
+) -> Path:
+    """Mesh, amplitude image and depth image side by side, all as seen from behind the array."""
+    fig = Figure(figsize=(13, 4.2))
+    axes = fig.subplots(1, 3)
+    draw_mesh(axes[0], vertices, triangles)
+    extent = image_extent_cm(image)
+    axes[0].set_xlim(extent[0], extent[1])
+    axes[0].set_ylim(extent[2], extent[3])
+    axes[0].set_title("mesh")
+    show_image(axes[1], image, "amplitude")
+    axes[1].set_title("amplitude")
+    show_image(axes[2], image, "depth")
+    axes[2].set_title("depth")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def image_grid_figure(
+    path: str | Path,
+    images: list[RadarImage],
+    titles: list[str],
+    z_range_m: tuple[float, float],
+    suptitle: str,
+    columns: int = 8,
+) -> Path:
+    """Amplitude above depth (on one z scale) for each image, `columns` images a row."""
+    rows = math.ceil(len(images) / columns)
+    fig = Figure(figsize=(1.6 * columns, 3.3 * rows))
+    axes = fig.subplots(2 * rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    lo_cm, hi_cm = z_range_m[0] * 100, z_range_m[1] * 100
+    for k, (image, title) in enumerate(zip(images, titles, strict=True)):
+        row, col = 2 * (k // columns), k % columns
+        extent = image_extent_cm(image)
+        axes[row, col].imshow(image.amplitude, cmap="gray", vmin=0, vmax=1, extent=extent)
+        axes[row + 1, col].imshow(
+            _masked_depth_cm(image), cmap="viridis_r", vmin=lo_cm, vmax=hi_cm, extent=extent
+        )
+        axes[row, col].set_title(title, fontsize=8)
+    fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
