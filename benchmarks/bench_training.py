@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from radarface import params as P
-from radarface.data import DatasetConfig, RadarFaceDataset, load_checked_model, open_dataset
-from radarface.eval import baseline_errors, vertex_distance
+from radarface.data import INPUTS, DatasetConfig, RadarFaceDataset, load_checked_model, open_dataset
+from radarface.eval import baseline_errors, face_model_metrics
 from radarface.facemodel import resolve_face_model_path
 from radarface.io import provenance, write_json
-from radarface.train import parse_overrides, run_stage
+from radarface.train import PRESETS, parse_overrides, run_stage
 
 COLUMNS = ("shape", "expression", "translation", "rotation", "total", "point_dist_mm")
 
@@ -56,9 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--preset", default="cpu", choices=("cpu", "paper"))
+    parser.add_argument("--preset", default="cpu", choices=PRESETS)
     parser.add_argument("--face-model", default=None)
-    parser.add_argument("--inputs", nargs="+", default=["amplitude", "depth", "amplitude-depth"])
+    parser.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
     common = {
@@ -71,7 +71,7 @@ def main() -> None:
     model = load_checked_model(resolve_face_model_path(args.face_model), config)
     train_targets, val_targets = targets(args.data, "train"), targets(args.data, "val")
     baselines = baseline_errors(
-        train_targets, val_targets, vertex_distance(model), torch.Generator().manual_seed(0)
+        train_targets, val_targets, face_model_metrics(model), torch.Generator().manual_seed(0)
     )
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "baselines.json", {**baselines, **provenance(data=args.data, seed=0)})

@@ -15,6 +15,7 @@ from radarface.data import (
     RadarFaceDataset,
     decoder_image,
     generate_dataset,
+    network_input,
     open_dataset,
 )
 
@@ -64,6 +65,29 @@ def test_stacked_equals_the_items(tiny_dataset: Path) -> None:
         for whole, item in zip(stacked, ds[i], strict=True):
             assert torch.equal(whole[i], item)
     assert torch.equal(ds.targets(), stacked[1])
+
+
+def test_renderer_items_read_the_decoder_image_once(
+    tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kwargs = {"dynamic_range_db": P.DECODER_DYNAMIC_RANGE_DB, "decoder_target": "depth"}
+    full = RadarFaceDataset(tiny_dataset, "val", **kwargs)
+    renderer = RadarFaceDataset(tiny_dataset, "val", items="renderer", **kwargs)
+    calls = []
+
+    def spy(*args: object) -> torch.Tensor:
+        calls.append(args[2])
+        return network_input(*args)
+
+    monkeypatch.setattr("radarface.data.dataset.network_input", spy)
+    params, image = renderer[1]
+    assert calls == ["depth"]
+    _, want_params, want_image = full[1]
+    assert torch.equal(params, want_params) and torch.equal(image, want_image)
+    with pytest.raises(ValueError, match="renderer items need a decoder target"):
+        RadarFaceDataset(tiny_dataset, "val", items="renderer")
+    with pytest.raises(ValueError, match="unknown items"):
+        RadarFaceDataset(tiny_dataset, "val", items="params")
 
 
 def test_sampled_dynamic_range_is_seeded_per_item_and_epoch(tiny_dataset: Path) -> None:

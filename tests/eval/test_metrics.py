@@ -39,5 +39,5 @@ def test_point_distance_callable() -> None:
     def dist(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return (p - t)[:, P.SHAPE].abs().sum(dim=1)
 
-    assert evaluate_params(pred, true, dist)["point_dist_mm"] == 10.0
+    assert evaluate_params(pred, true, metrics={"point_dist_mm": dist})["point_dist_mm"] == 10.0
     assert "point_dist_mm" not in evaluate_params(pred, true)

@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from synthetic import SyntheticFaces
 
 from radarface.nn import NetConfig
-from radarface.train import TrainConfig, load_checkpoint, train_encoder
+from radarface.train import TrainConfig, load_checkpoint, train_stage
 
 
 def _worker(rank: int, out_dir: str, port: int) -> None:
@@ -30,7 +30,7 @@ def _worker(rank: int, out_dir: str, port: int) -> None:
         batch_size=4,
         progress=False,
     )
-    result = train_encoder(SyntheticFaces(16), SyntheticFaces(8, seed=1), cfg, out_dir)
+    result = train_stage("encoder", SyntheticFaces(16), SyntheticFaces(8, seed=1), cfg, out_dir)
     Path(out_dir, f"result{rank}.json").write_text(json.dumps(result))
 
 

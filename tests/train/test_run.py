@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from radarface.cli import app
 from radarface.data import build_config, generate_dataset
 from radarface.radar import ImagingGrid, RadarArray, linear_sweep, qar50_array
-from radarface.train import parse_overrides
+from radarface.train import parse_overrides, run_stage
 
 # Tiny networks and one epoch: the point is the wiring, not the fit.
 FAST = ["--epochs", "1", "--batch-size", "4"]
@@ -80,3 +80,8 @@ def test_bad_inputs_give_one_line_errors(dataset: Path, tmp_path: Path) -> None:
     assert code == 1 and "needs --encoder RUN and --decoder RUN" in out
     code, out = train("encoder", "--data", tmp_path / "missing", "--out", tmp_path / "e", *FAST)
     assert code == 1 and "no such dataset" in out
+
+
+def test_unknown_stage_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown stage 'renderer'; use one of encoder, decoder"):
+        run_stage("renderer", tmp_path / "missing", tmp_path / "out")

@@ -12,11 +12,12 @@ from synthetic import SyntheticFaces
 
 from radarface.nn import NetConfig
 from radarface.train import (
+    PRESETS,
+    STAGE_NAMES,
+    STAGES,
     TrainConfig,
     load_checkpoint,
-    train_autoencoder,
-    train_decoder,
-    train_encoder,
+    train_stage,
 )
 from radarface.train.loop import _rng_state, _set_rng_state
 
@@ -47,15 +48,29 @@ def test_presets() -> None:
     assert TrainConfig.preset("cpu", "encoder").net == NetConfig.cpu()
 
 
+def test_stage_registry(tmp_path: Path) -> None:
+    assert STAGE_NAMES == ("encoder", "decoder", "autoencoder") == tuple(STAGES)
+    assert all(TrainConfig.preset(p, s).epochs > 0 for p in PRESETS for s in STAGE_NAMES)
+    assert [STAGES[s].param_metrics for s in STAGE_NAMES] == [True, False, True]
+    data = SyntheticFaces(4), SyntheticFaces(4, seed=1)
+    with pytest.raises(ValueError, match="unknown stage 'fit'; use one of encoder, decoder, auto"):
+        train_stage("fit", *data, tiny_cfg("encoder"), tmp_path)
+    with pytest.raises(ValueError, match="the autoencoder needs --encoder RUN and --decoder RUN"):
+        train_stage("autoencoder", *data, tiny_cfg("autoencoder"), tmp_path, runs={"encoder": "e"})
+    with pytest.raises(ValueError, match="unknown preset 'gpu'; use one of paper, cpu"):
+        TrainConfig.preset("gpu", "encoder")
+    assert not any(tmp_path.iterdir())
+
+
 def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
     train, val = SyntheticFaces(24), SyntheticFaces(8, seed=1)
     cfg = tiny_cfg(
         "encoder", net=replace(TINY_NET, dropout=0.5), lr_end=0.005, lr_ramp_epochs=2,
         weight_decay=0.01,
     )  # fmt: skip
-    full = train_encoder(train, val, cfg, tmp_path / "full")
-    train_encoder(train, val, replace(cfg, epochs=1), tmp_path / "split")
-    resumed = train_encoder(train, val, cfg, tmp_path / "split", resume=True)
+    full = train_stage("encoder", train, val, cfg, tmp_path / "full")
+    train_stage("encoder", train, val, replace(cfg, epochs=1), tmp_path / "split")
+    resumed = train_stage("encoder", train, val, cfg, tmp_path / "split", resume=True)
     a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert a["epoch"] == b["epoch"] == 1
@@ -77,13 +92,14 @@ def test_run_records_and_weights_only_checkpoint(
 
     train, val = SyntheticFaces(16, channels=2), SyntheticFaces(8, channels=2, seed=1)
     cfg = tiny_cfg("encoder", epochs=1, net=replace(TINY_NET, in_channels=2))
-    out = train_encoder(
+    out = train_stage(
+        "encoder",
         train,
         val,
         cfg,
         tmp_path,
         run_info={"dataset_sha256": "abc"},
-        vertex_distance_mm=lambda p, t: (p - t).abs().mean(dim=1),
+        metrics={"point_dist_mm": lambda p, t: (p - t).abs().mean(dim=1)},
     )
     for key in ("shape", "expression", "translation", "rotation", "total", "all", "point_dist_mm"):
         assert key in out["val"]
@@ -93,27 +109,28 @@ def test_run_records_and_weights_only_checkpoint(
     assert TrainConfig.from_dict(record["config"]) == cfg
     assert any((tmp_path / "tensorboard").iterdir())
     monkeypatch.setattr(torch, "load", spy)
-    train_encoder(train, val, replace(cfg, epochs=2), tmp_path, resume=True)
+    train_stage("encoder", train, val, replace(cfg, epochs=2), tmp_path, resume=True)
     assert calls == [True]
 
 
 def test_decoder_then_autoencoder(tmp_path: Path) -> None:
     enc_cfg = tiny_cfg("encoder", epochs=1)
-    train_encoder(SyntheticFaces(16), SyntheticFaces(8, seed=1), enc_cfg, tmp_path / "enc")
-    dec = train_decoder(
+    train_stage("encoder", SyntheticFaces(16), SyntheticFaces(8, seed=1), enc_cfg, tmp_path / "enc")
+    dec = train_stage(
+        "decoder",
         SyntheticFaces(16, decoder=True),
         SyntheticFaces(8, decoder=True, seed=1),
         tiny_cfg("decoder", epochs=1),
         tmp_path / "dec",
     )
     assert set(dec["val"]) == {"loss", "image"}
-    out = train_autoencoder(
+    out = train_stage(
+        "autoencoder",
         SyntheticFaces(16),
         SyntheticFaces(8, seed=1),
         tiny_cfg("autoencoder", bf16=True),
         tmp_path / "ae",
-        tmp_path / "enc",
-        tmp_path / "dec",
+        runs={"encoder": tmp_path / "enc", "decoder": tmp_path / "dec"},
     )
     assert {"image", "params", "total"} <= set(out["val"])
     ae = load_checkpoint(tmp_path / "ae" / "checkpoint.pt")["model"]

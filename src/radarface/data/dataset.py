@@ -24,6 +24,7 @@ from radarface.data.config import DatasetConfig
 from radarface.radar import apply_dynamic_range
 
 INPUTS = ("amplitude", "depth", "amplitude-depth")
+ITEMS = ("input", "renderer")
 SPLITS = ("train", "val", "all")
 _DYNAMIC_RANGE_TAG = 4  # random stream (seed, epoch, index, 4) of the sampled dynamic range
 
@@ -105,7 +106,8 @@ class RadarFaceDataset(Dataset):
     dynamic_range_db: a fixed theta, or (lo, hi) for theta ~ U(lo, hi) drawn per item from the
     stream (seed, epoch, sample index); `set_epoch` gives each epoch new draws. in_memory: read
     the split's images once (else per item). decoder_target: "amplitude" or "depth" appends the
-    learned renderer's 15 dB target image.
+    learned renderer's 15 dB target image. items="renderer": (target (26,), decoder target
+    (1, H, W)) instead, the learned renderer's items, with no network input.
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class RadarFaceDataset(Dataset):
         in_memory: bool = True,
         seed: int = 0,
         decoder_target: str | None = None,
+        items: str = "input",
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
@@ -124,6 +127,10 @@ class RadarFaceDataset(Dataset):
             raise ValueError(f"unknown input {input!r}; use one of {', '.join(INPUTS)}")
         if decoder_target not in (None, "amplitude", "depth"):
             raise ValueError(f"unknown decoder target {decoder_target!r}; use amplitude or depth")
+        if items not in ITEMS:
+            raise ValueError(f"unknown items {items!r}; use one of {', '.join(ITEMS)}")
+        if items == "renderer" and decoder_target is None:
+            raise ValueError("renderer items need a decoder target (amplitude or depth)")
         lo, hi = (
             (dynamic_range_db, dynamic_range_db)
             if isinstance(dynamic_range_db, (int, float))
@@ -148,6 +155,7 @@ class RadarFaceDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.decoder_target = decoder_target
+        self.items = items
         z = self.config.grid.z_m
         self.z_range_m = (float(z[0]), float(z[-1]))
         self._face_pose = torch.from_numpy(
@@ -198,8 +206,8 @@ class RadarFaceDataset(Dataset):
         return torch.stack([self._target(i, self.dynamic_range(i)) for i in range(len(self))])
 
     def stacked(self) -> tuple[torch.Tensor, ...]:
-        """Every item of the split, stacked: inputs (N, C, H, W), targets (N, 26)[, decoder
-        targets (N, 1, H, W)]."""
+        """Every item of the split, stacked element by element: inputs (N, C, H, W), targets
+        (N, 26)[, decoder targets (N, 1, H, W)]; renderer items: targets, decoder targets."""
         return tuple(torch.stack(x) for x in zip(*(self[i] for i in range(len(self))), strict=True))
 
     def images(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,8 +225,10 @@ class RadarFaceDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         max_db, depth_m = self.images(i)
         theta = self.dynamic_range(i)
-        image = network_input(max_db, depth_m, self.input, theta, self.z_range_m)
         target = self._target(i, theta)
+        if self.items == "renderer":
+            return target, decoder_image(max_db, depth_m, self.z_range_m, self.decoder_target)
+        image = network_input(max_db, depth_m, self.input, theta, self.z_range_m)
         if self.decoder_target is None:
             return image, target
         return image, target, decoder_image(max_db, depth_m, self.z_range_m, self.decoder_target)

@@ -1,9 +1,10 @@
 """Evaluation: parameter errors, point distance and baselines (paper Table 1)."""
 
 from radarface.eval.metrics import (
-    VertexDistanceMm,
+    ParamMetric,
     baseline_errors,
     evaluate_params,
+    face_model_metrics,
     mean_baseline,
     param_errors,
     random_baseline,
@@ -11,9 +12,10 @@ from radarface.eval.metrics import (
 )
 
 __all__ = [
-    "VertexDistanceMm",
+    "ParamMetric",
     "baseline_errors",
     "evaluate_params",
+    "face_model_metrics",
     "mean_baseline",
     "param_errors",
     "random_baseline",

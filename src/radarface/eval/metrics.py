@@ -1,4 +1,4 @@
-"""Parameter errors as in the paper's Table 1, point distance hook, and the two baselines.
+"""Parameter errors as in the paper's Table 1, named per-sample metrics, and the two baselines.
 
 "L2 error" (Table 1) is read as the mean squared error: the mean over samples and over the
 components of a group of (pred - true)^2. Evidence: the mean baseline gives ~0.99 for N(0, 1)
@@ -11,19 +11,19 @@ We report that as `total` and add `rendering` and `all` (all 26 components).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
 from radarface import params as P
 from radarface.facemodel import MorphableModel, mean_vertex_distance_mm
 
-VertexDistanceMm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-"""(pred_params (B,26), true_params (B,26)) -> per-sample mean vertex distance in mm, (B,),
-computed without the pose; provided by the caller, who owns the face model."""
+ParamMetric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""(pred_params (B,26), true_params (B,26)) -> one value per sample, (B,); `evaluate_params`
+reports its mean under the name it is given."""
 
 
-def vertex_distance(model: MorphableModel) -> VertexDistanceMm:
+def vertex_distance(model: MorphableModel) -> ParamMetric:
     """The paper's point distance for `model`: meshes of the predicted and the true 10 shape and
     7 expression coefficients, without pose, compared vertex by vertex (mm, per sample)."""
 
@@ -37,6 +37,11 @@ def vertex_distance(model: MorphableModel) -> VertexDistanceMm:
     return distance_mm
 
 
+def face_model_metrics(model: MorphableModel) -> dict[str, ParamMetric]:
+    """The metrics that need the face model, by their metrics.json names: `point_dist_mm`."""
+    return {"point_dist_mm": vertex_distance(model)}
+
+
 def param_errors(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
     """(N,26), (N,26) -> MSE per group, `total` (Table 1: first 23 components) and `all` (26)."""
     sq = (pred.detach().float() - true.detach().float()).square()
@@ -47,12 +52,12 @@ def param_errors(pred: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
 
 
 def evaluate_params(
-    pred: torch.Tensor, true: torch.Tensor, vertex_distance_mm: VertexDistanceMm | None = None
+    pred: torch.Tensor, true: torch.Tensor, metrics: Mapping[str, ParamMetric] | None = None
 ) -> dict[str, float]:
-    """`param_errors` plus `point_dist_mm` (mean over samples) when a distance callable is given."""
+    """`param_errors` plus each of `metrics` by its name (mean over samples)."""
     errors = param_errors(pred, true)
-    if vertex_distance_mm is not None:
-        errors["point_dist_mm"] = vertex_distance_mm(pred, true).float().mean().item()
+    for name, metric in (metrics or {}).items():
+        errors[name] = metric(pred, true).float().mean().item()
     return errors
 
 
@@ -69,12 +74,12 @@ def random_baseline(n: int, generator: torch.Generator | None = None) -> torch.T
 def baseline_errors(
     train_params: torch.Tensor,
     val_params: torch.Tensor,
-    vertex_distance_mm: VertexDistanceMm | None = None,
+    metrics: Mapping[str, ParamMetric] | None = None,
     generator: torch.Generator | None = None,
 ) -> dict[str, dict[str, float]]:
     """Errors of both Table 1 baselines on `val_params` (N,26): {"mean": ..., "random": ...}."""
     n = val_params.shape[0]
     return {
-        "mean": evaluate_params(mean_baseline(train_params, n), val_params, vertex_distance_mm),
-        "random": evaluate_params(random_baseline(n, generator), val_params, vertex_distance_mm),
+        "mean": evaluate_params(mean_baseline(train_params, n), val_params, metrics),
+        "random": evaluate_params(random_baseline(n, generator), val_params, metrics),
     }

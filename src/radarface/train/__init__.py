@@ -1,18 +1,29 @@
 """Training: encoder, learned renderer and autoencoder (paper Sec. 3.3-3.5)."""
 
-from radarface.train.config import TrainConfig
-from radarface.train.loop import fit, load_checkpoint, validate
+from radarface.train.config import PRESETS, TrainConfig
+from radarface.train.loop import load_checkpoint, train_loop, validate
 from radarface.train.run import parse_overrides, run_stage
-from radarface.train.stages import train_autoencoder, train_decoder, train_encoder
+from radarface.train.stages import (
+    STAGE_NAMES,
+    STAGES,
+    StageData,
+    StageSpec,
+    stage_spec,
+    train_stage,
+)
 
 __all__ = [
+    "PRESETS",
+    "STAGES",
+    "STAGE_NAMES",
+    "StageData",
+    "StageSpec",
     "TrainConfig",
-    "fit",
     "load_checkpoint",
     "parse_overrides",
     "run_stage",
-    "train_autoencoder",
-    "train_decoder",
-    "train_encoder",
+    "stage_spec",
+    "train_loop",
+    "train_stage",
     "validate",
 ]

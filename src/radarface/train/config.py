@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from radarface.nn.config import NetConfig
 
-Stage = Literal["encoder", "decoder", "autoencoder"]
 Preset = Literal["paper", "cpu"]
+PRESETS: tuple[Preset, ...] = get_args(Preset)
 
 # Paper Sec. 3.5: (epochs, batch size, lr, lr at the end of the linear ramp, ramp epochs).
 _PAPER: dict[str, dict[str, Any]] = {
@@ -59,8 +59,10 @@ class TrainConfig:
     progress: bool = True
 
     @classmethod
-    def preset(cls, name: Preset, stage: Stage, **overrides: Any) -> TrainConfig:
+    def preset(cls, name: Preset, stage: str, **overrides: Any) -> TrainConfig:
         """The `paper` or `cpu` settings of one stage, with `overrides` applied."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; use one of {', '.join(PRESETS)}")
         table = _PAPER if name == "paper" else _CPU
         net = NetConfig.paper() if name == "paper" else NetConfig.cpu()
         return cls(**{"net": net, **table[stage], **overrides})

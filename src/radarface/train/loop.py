@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from radarface.eval.metrics import VertexDistanceMm, evaluate_params
+from radarface.eval.metrics import ParamMetric, evaluate_params
 from radarface.io import atomic_path, provenance, write_json
 from radarface.train.config import TrainConfig
 
@@ -29,7 +29,7 @@ LossFn = Callable[[nn.Module, Batch], LossOutput]
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint written by `fit` (tensors and plain types only: weights_only=True)."""
+    """Load a checkpoint written by `train_loop` (tensors and plain types: weights_only=True)."""
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -123,9 +123,10 @@ def validate(
     loss_fn: LossFn,
     device: torch.device,
     cfg: TrainConfig,
-    vertex_distance_mm: VertexDistanceMm | None = None,
+    metrics: Mapping[str, ParamMetric] | None = None,
 ) -> dict[str, float]:
-    """Mean loss and its parts over `loader`, plus parameter errors if the stage predicts them."""
+    """Mean loss and its parts over `loader`, plus parameter errors and `metrics` if the stage
+    predicts parameters."""
     model.eval()
     sums: dict[str, float] = {}
     n = 0
@@ -142,10 +143,10 @@ def validate(
         if params is not None:
             preds.append(params[0].float().cpu())
             trues.append(params[1].float().cpu())
-    metrics = {k: v / n for k, v in sums.items()}
+    means = {k: v / n for k, v in sums.items()}
     if preds:
-        metrics |= evaluate_params(torch.cat(preds), torch.cat(trues), vertex_distance_mm)
-    return metrics
+        means |= evaluate_params(torch.cat(preds), torch.cat(trues), metrics)
+    return means
 
 
 def _train_epoch(
@@ -193,7 +194,7 @@ def _summary_writer(log_dir: Path, enabled: bool) -> Iterator[Any]:
         writer.close()
 
 
-def fit(
+def train_loop(
     build_model: Callable[[], nn.Module],
     loss_fn: LossFn,
     train_ds: Dataset,
@@ -203,13 +204,14 @@ def fit(
     *,
     stage: str,
     resume: bool = False,
-    vertex_distance_mm: VertexDistanceMm | None = None,
+    metrics: Mapping[str, ParamMetric] | None = None,
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Seed, build the model and train it with AdamW (trainable parameters); checkpoint each epoch.
 
     Works single-process and under torchrun (DDP, DistributedSampler, rank 0 writes). Returns
-    {"epoch", "train": mean loss parts, "val": validation metrics} of the last epoch.
+    {"epoch", "train": mean loss parts, "val": validation metrics} of the last epoch; `metrics`
+    (name -> per-sample metric of predicted and true parameters) join the validation metrics.
     """
     out_dir = Path(out_dir)
     rank, world, own_group = _init_distributed()
@@ -280,9 +282,7 @@ def fit(
             scheduler.step()
             train = _mean_over_ranks(train, world)
             val = [
-                validate(model, val_loader, loss_fn, device, cfg, vertex_distance_mm)
-                if rank == 0
-                else None
+                validate(model, val_loader, loss_fn, device, cfg, metrics) if rank == 0 else None
             ]
             if world > 1:
                 dist.broadcast_object_list(val, src=0)

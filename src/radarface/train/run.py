@@ -1,4 +1,4 @@
-"""One training stage on a radarface dataset: datasets, metrics and provenance for `fit`."""
+"""One training stage on a radarface dataset: datasets, metrics and provenance for the loop."""
 
 from __future__ import annotations
 
@@ -8,64 +8,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch.utils.data import Dataset
-
-from radarface import params as P
-from radarface.data import DatasetConfig, RadarFaceDataset, load_checked_model, open_dataset
-from radarface.eval import vertex_distance
+from radarface.data import DatasetConfig, load_checked_model, open_dataset
+from radarface.eval import face_model_metrics
 from radarface.facemodel import resolve_face_model_path
 from radarface.nn.config import NetConfig
-from radarface.train.config import Preset, Stage, TrainConfig
-from radarface.train.stages import train_autoencoder, train_decoder, train_encoder
+from radarface.train.config import Preset, TrainConfig
+from radarface.train.stages import stage_runs, stage_spec, train_stage
 
 #: Smallest image the encoder's AlexNet accepts (its strides reduce 63 pixels to one).
 MIN_IMAGE_PIXELS = 64
 
 
-class RendererItems(Dataset):
-    """(params (26,), image (1, H, W)) items for the learned renderer, from a dataset whose items
-    carry a decoder target as their third element."""
-
-    def __init__(self, items: RadarFaceDataset) -> None:
-        self.items = items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        _, params, image = self.items[i]
-        return params, image
-
-
-def _datasets(
-    stage: Stage, data_dir: Path, input: str, decoder_target: str, seed: int
-) -> tuple[Dataset, Dataset]:
-    """Training and validation datasets of one stage (paper 3.5's dynamic ranges)."""
-    if stage == "decoder":
-        # The renderer draws at the fixed 15 dB; its inputs are the parameters, whose dynamic
-        # range entry is then 15 dB too.
-        def renderer(split: str) -> Dataset:
-            return RendererItems(
-                RadarFaceDataset(
-                    data_dir, split, decoder_target, P.DECODER_DYNAMIC_RANGE_DB,
-                    seed=seed, decoder_target=decoder_target,
-                )
-            )  # fmt: skip
-
-        return renderer("train"), renderer("val")
-    target = decoder_target if stage == "autoencoder" else None
-    train = RadarFaceDataset(
-        data_dir, "train", input, P.DYNAMIC_RANGE_DB, seed=seed, decoder_target=target
-    )
-    val = RadarFaceDataset(
-        data_dir, "val", input, P.VALIDATION_DYNAMIC_RANGE_DB, seed=seed, decoder_target=target
-    )
-    return train, val
-
-
 def run_stage(
-    stage: Stage,
+    stage: str,
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
@@ -77,15 +32,16 @@ def run_stage(
     face_model: str | os.PathLike | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """Train `stage` on the dataset at data_dir into out_dir; returns the last epoch's metrics.
+    """Train `stage` (a STAGES name) on the dataset at data_dir into out_dir; returns the last
+    epoch's metrics.
 
     input: amplitude, depth or amplitude-depth (encoder and autoencoder); the decoder renders
     `net.decoder_target` (amplitude or depth) at 15 dB. overrides: any TrainConfig field, and
     NetConfig fields through `net_overrides={...}`.
     """
     data_dir = Path(data_dir)
-    if stage == "autoencoder" and (encoder_run is None or decoder_run is None):
-        raise ValueError("the autoencoder needs --encoder RUN and --decoder RUN")
+    spec = stage_spec(stage)
+    runs = stage_runs(stage, {"encoder": encoder_run, "decoder": decoder_run})
     config = DatasetConfig.from_json(open_dataset(data_dir).attrs["config"])
     model = load_checked_model(resolve_face_model_path(face_model), config)
     if config.grid.n_x != config.grid.n_y or config.grid.n_x < MIN_IMAGE_PIXELS:
@@ -96,30 +52,25 @@ def run_stage(
     net_overrides = {
         "in_channels": 2 if input == "amplitude-depth" else 1,
         "image_size": config.grid.n_x,
+        **spec.net_overrides(runs),
+        **overrides.pop("net_overrides", {}),
     }
-    if stage == "autoencoder":  # the autoencoder reconstructs what its decoder renders
-        decoder = TrainConfig.from_dict(_run_config(Path(decoder_run))["config"])
-        net_overrides["decoder_target"] = decoder.net.decoder_target
-    net_overrides.update(overrides.pop("net_overrides", {}))
     base = TrainConfig.preset(preset, stage)
     cfg = dataclasses.replace(base, net=dataclasses.replace(base.net, **net_overrides), **overrides)
-    train_ds, val_ds = _datasets(stage, data_dir, input, cfg.net.decoder_target, cfg.seed)
+    train_ds, val_ds = spec.data.datasets(data_dir, input, cfg)
     if len(train_ds) == 0 or len(val_ds) == 0:
         raise ValueError(f"{data_dir}: the train and val splits must both be non-empty")
     info = {
         "data_dir": str(data_dir),
         "dataset_config": config.to_json(),
         "face_model_hash": model.content_hash,
-        "input": input if stage != "decoder" else cfg.net.decoder_target,
+        "input": spec.data.image(input, cfg),
     }
-    distance = None if stage == "decoder" else vertex_distance(model)
-    if stage == "encoder":
-        return train_encoder(train_ds, val_ds, cfg, out_dir, resume, distance, info)
-    if stage == "decoder":
-        return train_decoder(train_ds, val_ds, cfg, out_dir, resume, info)
-    return train_autoencoder(
-        train_ds, val_ds, cfg, out_dir, encoder_run, decoder_run, resume, distance, info
-    )
+    metrics = face_model_metrics(model) if spec.param_metrics else None
+    return train_stage(
+        stage, train_ds, val_ds, cfg, out_dir,
+        runs=runs, resume=resume, metrics=metrics, run_info=info,
+    )  # fmt: skip
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -149,11 +100,3 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             known = sorted(train_fields - {"net"})
             raise ValueError(f"unknown training setting {key!r}; known: {known}")
     return out
-
-
-def _run_config(run_dir: Path) -> dict[str, Any]:
-    """The config.json of a training run directory."""
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"not a training run (no config.json): {run_dir}")
-    return json.loads(path.read_text())
