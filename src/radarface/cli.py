@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from radarface import facemodel
+from radarface.data.config import KINDS, POSES
+from radarface.facemodel.loaders import ICT_REGIONS
+from radarface.params import INPUTS
+from radarface.render import MESH_UNITS_M
+from radarface.train.config import PRESETS, STAGE_NAMES
 
 app = typer.Typer(
     help="radarface: 3D faces from near-field mmWave MIMO radar images.",
@@ -24,19 +29,19 @@ def _main() -> None:
     """radarface command groups."""
 
 
-class Region(enum.StrEnum):
-    """ICT-FaceKit regions."""
-
-    face = "face"
-    narrow_face = "narrow-face"
-    face_and_neck = "face-and-neck"
+def _choices(name: str, values: Iterable[str]) -> type[enum.StrEnum]:
+    """A choice type (typer shows and checks its values) of a library constant's values."""
+    return enum.StrEnum(name, {value: value for value in values})
 
 
-class MeshFormat(enum.StrEnum):
-    """Mesh file formats."""
-
-    ply = "ply"
-    obj = "obj"
+Region = _choices("Region", (r.replace(" ", "-") for r in ICT_REGIONS))
+MeshFormat = _choices("MeshFormat", ("ply", "obj"))
+MeshUnits = _choices("MeshUnits", MESH_UNITS_M)
+DatasetKind = _choices("DatasetKind", (k for k in KINDS if k != "mesh-dir"))  # see --mesh-dir
+PoseMode = _choices("PoseMode", POSES)
+TrainStage = _choices("TrainStage", STAGE_NAMES)
+NetInput = _choices("NetInput", INPUTS)
+TrainPreset = _choices("TrainPreset", PRESETS)
 
 
 facemodel_app = typer.Typer(
@@ -109,7 +114,7 @@ def facemodel_sample(
     n: Annotated[int, typer.Option(min=1, help="Number of faces.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     face_model: FaceModelOption = None,
-    mesh_format: Annotated[MeshFormat, typer.Option("--format")] = MeshFormat.ply,
+    mesh_format: Annotated[MeshFormat, typer.Option("--format")] = "ply",
 ) -> None:
     """Write posed random faces (radar frame) and params.json."""
     with _user_errors():
@@ -171,7 +176,7 @@ def simulate(
     mesh: Annotated[
         Path | None, typer.Option(help="Simulate this mesh (radar frame) instead of a face.")
     ] = None,
-    mesh_units: Annotated[str, typer.Option(help="Units of --mesh: m, cm or mm.")] = "m",
+    mesh_units: Annotated[MeshUnits, typer.Option(help="Units of --mesh.")] = "m",
     points: Annotated[
         Path | None, typer.Option(help="Simulate point scatterers: CSV x_m,y_m,z_m,amplitude.")
     ] = None,
@@ -202,12 +207,12 @@ def simulate(
             seed,
             face_model_path=face_model,
             mesh=mesh,
-            mesh_units=mesh_units,
+            mesh_units=mesh_units.value,
             points=points,
             material=material,
             antenna_size=antenna_size,
         )
-        inputs = {"mesh": mesh, "mesh_units": mesh_units if mesh else None, "points": points}
+        inputs = {"mesh": mesh, "mesh_units": mesh_units.value if mesh else None, "points": points}
         array_meta = {"tx": tx or "qar50", "rx": rx or "qar50", "freq_ghz": freq_ghz}
         meta = {**{k: v for k, v in inputs.items() if v is not None}, "array": array_meta}
         render_to_dir(out, scene, array, settings, seed=seed, model=model, meta=meta)
@@ -273,20 +278,6 @@ dataset_app = typer.Typer(
 app.add_typer(dataset_app, name="dataset")
 
 
-class DatasetKind(enum.StrEnum):
-    """Synthetic dataset kinds."""
-
-    random = "random"
-    eval = "eval"
-
-
-class PoseMode(enum.StrEnum):
-    """Face poses."""
-
-    sampled = "sampled"
-    neutral = "neutral"
-
-
 DatasetPathArgument = Annotated[Path, typer.Argument(help="Dataset directory.")]
 
 
@@ -307,15 +298,15 @@ def dataset_generate(
     kind: Annotated[
         DatasetKind,
         typer.Option(help="random: training set; eval: 10 identities x 5 expressions."),
-    ] = DatasetKind.random,
+    ] = "random",
     pose: Annotated[
         PoseMode, typer.Option(help="Face poses: sampled (paper 3.2) or neutral.")
-    ] = PoseMode.sampled,
+    ] = "sampled",
     mesh_dir: Annotated[
         Path | None,
         typer.Option(help="Image every mesh file (PLY, OBJ, STL; radar frame) in this folder."),
     ] = None,
-    mesh_units: Annotated[str, typer.Option(help="Units of --mesh-dir meshes: m, cm or mm.")] = "m",
+    mesh_units: Annotated[MeshUnits, typer.Option(help="Units of --mesh-dir meshes.")] = "m",
     n_val: Annotated[
         int | None,
         typer.Option(min=0, help="Validation samples (default: 15% of a random set, else 0)."),
@@ -336,6 +327,7 @@ def dataset_generate(
     freq_ghz: Annotated[str, typer.Option(help="Sweep START:STOP:N in GHz.")] = "72:82:128",
     face_model: FaceModelOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    device: DeviceOption = None,
 ) -> None:
     """Generate a dataset into DIR, or finish an interrupted one (run the same command again)."""
     from radarface import data
@@ -355,9 +347,11 @@ def dataset_generate(
             n_val=n_val,
             split_seed=split_seed,
             mesh_dir=mesh_dir,
-            mesh_units=mesh_units,
+            mesh_units=mesh_units.value,
         )
-        report = data.generate_dataset(out, config, face_model, workers, scheduler, progress)
+        report = data.generate_dataset(
+            out, config, face_model, workers, scheduler, progress, device
+        )
         typer.echo(report.summary())
 
 
@@ -387,29 +381,6 @@ def dataset_show(
         typer.echo(f"wrote {shown}")
 
 
-class TrainStage(enum.StrEnum):
-    """Training stages (paper 3.3-3.5)."""
-
-    encoder = "encoder"
-    decoder = "decoder"
-    autoencoder = "autoencoder"
-
-
-class NetInput(enum.StrEnum):
-    """Network inputs."""
-
-    amplitude = "amplitude"
-    depth = "depth"
-    amplitude_depth = "amplitude-depth"
-
-
-class TrainPreset(enum.StrEnum):
-    """Training presets."""
-
-    cpu = "cpu"
-    paper = "paper"
-
-
 @app.command("train")
 def train(
     stage: Annotated[TrainStage, typer.Argument(help="encoder, decoder or autoencoder.")],
@@ -417,10 +388,8 @@ def train(
     out: Annotated[Path, typer.Option(help="Run directory (checkpoint, logs, metrics).")],
     input: Annotated[
         NetInput, typer.Option(help="Encoder input; the decoder renders --decoder-target.")
-    ] = NetInput.amplitude,
-    preset: Annotated[TrainPreset, typer.Option(help="paper: the paper's; cpu: reduced.")] = (
-        TrainPreset.cpu
-    ),
+    ] = "amplitude",
+    preset: Annotated[TrainPreset, typer.Option(help="paper: the paper's; cpu: reduced.")] = "cpu",
     resume: Annotated[bool, typer.Option(help="Continue from RUN_DIR's checkpoint.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     encoder: Annotated[Path | None, typer.Option(help="Autoencoder: encoder run.")] = None,

@@ -18,7 +18,7 @@ The paper scales the pose to [-1, 1]; we also scale the three rendering paramete
 (linearly, with the ranges below) so that every non-face-model entry shares one range. The
 dynamic range is stored as its magnitude in dB (the paper's -15 dB is 15 here).
 
-This module imports neither torch nor any radarface package: it sits below all of them.
+This module imports no torch and no radarface stage: it sits below all of them.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from radarface.arrays import is_tensor
+
 # --- ranges (paper Sec. 3.2, 3.5) -------------------------------------------------------------
 MAX_TRANSLATION_XY_M = 0.05  # x and y translation ~ U(-5, 5) cm; z translation is 0
 MAX_YAW_RAD = math.radians(5.0)
@@ -40,6 +42,7 @@ ANTENNA_SIZE_RANGE = (0.2, 0.3)  # sampled uniformly
 DYNAMIC_RANGE_DB = (15.0, 30.0)  # sampled while training the encoder (paper 3.1, 3.3)
 DECODER_DYNAMIC_RANGE_DB = 15.0  # the learned renderer draws at 15 dB
 VALIDATION_DYNAMIC_RANGE_DB = 20.0  # evaluation (paper 3.5: 15-30 dB in training, 20 dB after)
+INPUTS = ("amplitude", "depth", "amplitude-depth")  # the images a network reads
 
 # --- the 26-value vector ----------------------------------------------------------------------
 N_SHAPE = 10
@@ -72,20 +75,15 @@ _RENDERING_HI = np.array([DYNAMIC_RANGE_DB[1], MATERIAL_RANGE[1], ANTENNA_SIZE_R
 _RENDERING_TAG = 1  # random stream (seed, index, 1) of a sample's rendering parameters
 
 
-def _is_tensor(x: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
 def _like(values: np.ndarray, like: Any) -> Any:
     """`values` as an array or a tensor matching `like` (device and dtype)."""
-    if _is_tensor(like):
+    if is_tensor(like):
         return sys.modules["torch"].as_tensor(values, dtype=like.dtype, device=like.device)
     return values
 
 
 def _cat(parts: list[Any]) -> Any:
-    if _is_tensor(parts[0]):
+    if is_tensor(parts[0]):
         return sys.modules["torch"].cat(parts, -1)
     return np.concatenate(parts, -1)
 
@@ -164,7 +162,7 @@ class SceneParams:
         out = {}
         for name in ("material", "antenna_size", "dynamic_range_db"):
             value = getattr(self, name)
-            if _is_tensor(self.translation_m):
+            if is_tensor(self.translation_m):
                 torch = sys.modules["torch"]
                 value = torch.as_tensor(value, dtype=self.translation_m.dtype)
                 out[name] = value.to(self.translation_m.device).expand(self.batch_shape)
@@ -192,7 +190,7 @@ class SceneParams:
         """(..., 26) network vector: leading 10 shape and 7 expression coefficients (zeros for
         coefficients not present), the scaled pose and the scaled rendering parameters."""
         r = self._rendering_fields()
-        stack = sys.modules["torch"].stack if _is_tensor(self.translation_m) else np.stack
+        stack = sys.modules["torch"].stack if is_tensor(self.translation_m) else np.stack
         rendering = stack([r["dynamic_range_db"], r["material"], r["antenna_size"]], -1)
         return _cat(
             [
@@ -225,7 +223,7 @@ class SceneParams:
         """Named values in physical units, as plain lists and floats (for JSON)."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {
-            k: (v.detach().cpu().numpy() if _is_tensor(v) else np.asarray(v)).tolist()
+            k: (v.detach().cpu().numpy() if is_tensor(v) else np.asarray(v)).tolist()
             for k, v in fields.items()
         }
 

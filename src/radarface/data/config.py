@@ -14,15 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from radarface.facemodel import (
-    MorphableModel,
-    component_count,
-    load_face_model,
-    resolve_face_model_path,
-)
+from radarface.facemodel import MorphableModel, load_face_model, resolve_face_model_path
 from radarface.io import jsonable
 from radarface.radar import ImagingGrid, RadarArray, SamplingConfig
-from radarface.render import MESH_UNITS_M
 
 KINDS = ("random", "eval", "mesh-dir")
 POSES = ("sampled", "neutral")
@@ -150,6 +144,9 @@ def build_config(
     defaults to 15% of a random set and 0 otherwise; split_seed defaults to seed. A mesh_dir
     makes a mesh-dir set (kind "random" or "mesh-dir").
     """
+    from radarface.facemodel import component_count
+    from radarface.render import MESH_UNITS_M
+
     common: dict[str, Any] = {
         "seed": seed,
         "array": array,

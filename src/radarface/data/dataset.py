@@ -21,9 +21,9 @@ from torch.utils.data import Dataset
 from radarface import params as P
 from radarface.data import store
 from radarface.data.config import DatasetConfig
+from radarface.params import INPUTS
 from radarface.radar import apply_dynamic_range
 
-INPUTS = ("amplitude", "depth", "amplitude-depth")
 ITEMS = ("input", "renderer")
 SPLITS = ("train", "val", "all")
 _DYNAMIC_RANGE_TAG = 4  # random stream (seed, epoch, index, 4) of the sampled dynamic range

@@ -10,10 +10,7 @@ import numpy as np
 
 from radarface.data import store
 from radarface.data.config import DatasetConfig, load_checked_model
-from radarface.data.sample import sample_mesh
-from radarface.facemodel import resolve_face_model_path
 from radarface.params import SceneParams
-from radarface.plot import face_figure, image_grid_figure
 from radarface.radar import RadarImage, clip_image
 
 
@@ -99,6 +96,10 @@ def show_sample(
         raise ValueError(f"index {index} is outside [0, {config.n})")
     if not group["done"][index]:
         raise ValueError(f"sample {index} of {path} is not rendered yet")
+    from radarface.data.sample import sample_mesh
+    from radarface.facemodel import resolve_face_model_path
+    from radarface.plot import face_figure
+
     params = stored_params(group, index)
     model = None
     if config.kind != "mesh-dir":
@@ -118,6 +119,8 @@ def grid_figure(
     dynamic_range_db: float = 20.0,
 ) -> Path:
     """Amplitude (at `dynamic_range_db`) above depth for each of `indices`, `columns` a row."""
+    from radarface.plot import image_grid_figure
+
     group = store.open_dataset(path)
     config = DatasetConfig.from_json(group.attrs["config"])
     images = [stored_image(group, i, config, dynamic_range_db) for i in indices]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-import torch
+
+from radarface.arrays import is_tensor
+
+if TYPE_CHECKING:
+    import torch
 
 # Variance shares recorded for every model: the paper predicts the first 10 shape and 7 expression
 # coefficients.
@@ -164,6 +168,8 @@ class MorphableModel:
 
     def _torch(self, field: str, like: torch.Tensor) -> torch.Tensor:
         """An array field as a tensor on the device and dtype of `like` (cached)."""
+        import torch
+
         key = (field, like.device, like.dtype)
         if key not in self._torch_cache:
             self._torch_cache[key] = torch.from_numpy(getattr(self, field)).to(
@@ -187,13 +193,9 @@ class MorphableModel:
         """Vertices from shape coefficients and direct blend-shape weights (rigs such as ICT)."""
         if self.blendshapes_m is None:
             raise ValueError(f"face model {self.name!r} has no blend shapes")
-        offset = (
-            torch.from_numpy(self.blendshape_mean_weights)
-            if isinstance(blendshape_weights, torch.Tensor)
-            else self.blendshape_mean_weights
-        )
-        if isinstance(offset, torch.Tensor):
-            offset = offset.to(blendshape_weights.device, blendshape_weights.dtype)
+        offset = self.blendshape_mean_weights
+        if is_tensor(blendshape_weights):
+            offset = self._torch("blendshape_mean_weights", blendshape_weights)
         if blendshape_weights.shape[-1] != offset.shape[0]:
             raise ValueError(
                 f"blendshape_weights has {blendshape_weights.shape[-1]} weights, "
@@ -207,8 +209,8 @@ class MorphableModel:
     def _combine(self, *terms: tuple[str, Any, str]):
         """mean + sum of basis[:k] contracted with coefficients, for numpy or torch inputs."""
         coeffs = [c for _, c, _ in terms]
-        is_torch = isinstance(coeffs[0], torch.Tensor)
-        if any(isinstance(c, torch.Tensor) != is_torch for c in coeffs):
+        is_torch = is_tensor(coeffs[0])
+        if any(is_tensor(c) != is_torch for c in coeffs):
             raise ValueError("coefficients must be all numpy arrays or all torch tensors")
         ndims = {c.ndim for c in coeffs}
         if ndims not in ({1}, {2}):
@@ -228,6 +230,8 @@ class MorphableModel:
             if not is_torch and not np.all(np.isfinite(c)):
                 raise ValueError(f"{label} contains NaN or infinite values")
         if is_torch:
+            import torch
+
             like = coeffs[0] if coeffs[0].is_floating_point() else coeffs[0].float()
             out = self._torch("mean_m", like)
             for field, c, _ in terms:

@@ -1,17 +1,13 @@
 """Networks: torchvision-compatible ResNet-50 / AlexNet, encoder, learned renderer, autoencoder."""
 
-from radarface.nn.alexnet import AlexNet
-from radarface.nn.config import NetConfig
-from radarface.nn.models import Autoencoder, Decoder, Encoder, count_parameters
-from radarface.nn.resnet import Bottleneck, ResNet
+from radarface.lazy import lazy_exports
 
-__all__ = [
-    "AlexNet",
-    "Autoencoder",
-    "Bottleneck",
-    "Decoder",
-    "Encoder",
-    "NetConfig",
-    "ResNet",
-    "count_parameters",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "alexnet": ["AlexNet"],
+        "config": ["NetConfig"],
+        "models": ["Autoencoder", "Decoder", "Encoder", "count_parameters"],
+        "resnet": ["Bottleneck", "ResNet"],
+    },
+)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from radarface.nn.resnet import RESNET50_BLOCKS
-
+RESNET50_BLOCKS = (3, 4, 6, 3)  # bottlenecks per stage
 DecoderTarget = Literal["amplitude", "depth"]
+DECODER_TARGETS: tuple[DecoderTarget, ...] = get_args(DecoderTarget)
 
 
 @dataclass(frozen=True)

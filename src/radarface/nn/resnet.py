@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-RESNET50_BLOCKS = (3, 4, 6, 3)
+from radarface.nn.config import RESNET50_BLOCKS
 
 
 def stage_widths(width: float) -> tuple[int, list[int]]:

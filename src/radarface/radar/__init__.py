@@ -1,59 +1,36 @@
 """radarface.radar: MIMO arrays, coherent simulation, back-projection imaging, measured data."""
 
-from radarface.radar.array import (
-    SPEED_OF_LIGHT_M_S,
-    ImagingGrid,
-    RadarArray,
-    array_from_files,
-    linear_sweep,
-    qar50_array,
-    read_positions_csv,
-)
-from radarface.radar.images import (
-    RadarImage,
-    apply_dynamic_range,
-    clip_image,
-    form_image,
-    image_volume,
-    project_volume,
-)
-from radarface.radar.imaging import backproject, backproject_reference, backproject_torch
-from radarface.radar.measured import read_maroon, read_measurement, write_measurement
-from radarface.radar.scene import ANTENNA_SIZE_UNIT_M, Reflectance, SamplingConfig
-from radarface.radar.simulate import (
-    add_noise,
-    coherent_sum,
-    simulate_mesh,
-    simulate_points,
-    simulate_scatterers_torch,
-)
+from radarface.lazy import lazy_exports
 
-__all__ = [
-    "ANTENNA_SIZE_UNIT_M",
-    "SPEED_OF_LIGHT_M_S",
-    "ImagingGrid",
-    "RadarArray",
-    "RadarImage",
-    "Reflectance",
-    "SamplingConfig",
-    "add_noise",
-    "apply_dynamic_range",
-    "array_from_files",
-    "backproject",
-    "backproject_reference",
-    "backproject_torch",
-    "clip_image",
-    "coherent_sum",
-    "form_image",
-    "image_volume",
-    "linear_sweep",
-    "project_volume",
-    "qar50_array",
-    "read_maroon",
-    "read_measurement",
-    "read_positions_csv",
-    "simulate_mesh",
-    "simulate_points",
-    "simulate_scatterers_torch",
-    "write_measurement",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "array": [
+            "SPEED_OF_LIGHT_M_S",
+            "ImagingGrid",
+            "RadarArray",
+            "array_from_files",
+            "linear_sweep",
+            "qar50_array",
+            "read_positions_csv",
+        ],
+        "images": [
+            "RadarImage",
+            "apply_dynamic_range",
+            "clip_image",
+            "form_image",
+            "image_volume",
+            "project_volume",
+        ],
+        "imaging": ["backproject", "backproject_reference", "backproject_torch"],
+        "measured": ["read_maroon", "read_measurement", "write_measurement"],
+        "scene": ["ANTENNA_SIZE_UNIT_M", "Reflectance", "SamplingConfig"],
+        "simulate": [
+            "add_noise",
+            "coherent_sum",
+            "simulate_mesh",
+            "simulate_points",
+            "simulate_scatterers_torch",
+        ],
+    },
+)

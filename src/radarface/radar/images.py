@@ -9,14 +9,17 @@ along +z. All functions accept numpy arrays or torch tensors; the torch paths ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from radarface.arrays import is_tensor
 from radarface.radar.array import ImagingGrid, RadarArray
-from radarface.radar.imaging import backproject
 
-Array = np.ndarray | torch.Tensor
+if TYPE_CHECKING:
+    pass
+
+Array = Any  # np.ndarray or torch.Tensor
 
 #: |V| below this fraction of the image maximum is treated as this fraction (avoids log10(0)).
 _FLOOR = 1e-12
@@ -31,7 +34,9 @@ def project_volume(volume_zyx: Array, grid: ImagingGrid) -> tuple[Array, Array]:
     and its two z neighbours, fitted to the LINEAR magnitude |V| (offset clamped to +-half a
     step; no refinement when the maximum lies on the first or last slice).
     """
-    if isinstance(volume_zyx, torch.Tensor):
+    if is_tensor(volume_zyx):
+        import torch
+
         mag = volume_zyx.abs().float()
 
         def take(k):  # (H, W) indices into z -> (H, W) magnitudes
@@ -56,7 +61,7 @@ def project_volume(volume_zyx: Array, grid: ImagingGrid) -> tuple[Array, Array]:
     offset = clip(xp.where(refine, 0.5 * (m_lo - m_hi) / safe, xp.zeros_like(curv)), -0.5, 0.5)
     depth = float(grid.z_m[0]) + (k + offset) * float(grid.z_step_m)
     max_db = 20 * log10(clip(peak / peak.max(), _FLOOR, None))
-    return max_db, depth.float() if isinstance(depth, torch.Tensor) else depth.astype(np.float32)
+    return max_db, depth.float() if is_tensor(depth) else depth.astype(np.float32)
 
 
 def apply_dynamic_range(
@@ -70,7 +75,9 @@ def apply_dynamic_range(
     broadcastable to max_db (e.g. one random theta per batch item, shape (B, 1, 1)); the torch path
     is differentiable in max_db and depth_m.
     """
-    if isinstance(max_db, torch.Tensor):
+    if is_tensor(max_db):
+        import torch
+
         theta = torch.as_tensor(dynamic_range_db, dtype=max_db.dtype, device=max_db.device)
         if bool((theta <= 0).any()):
             raise ValueError("dynamic_range_db must be positive")
@@ -134,7 +141,9 @@ def image_volume(
     device: str | None = None,
 ) -> RadarImage:
     """Back-project s (n_tx, n_rx, n_freq) onto grid and form the image (see `backproject`)."""
+    from radarface.radar.imaging import backproject
+
     volume = backproject(s, array, grid, method=method, device=device)
-    if isinstance(volume, torch.Tensor):
+    if is_tensor(volume):
         volume = volume.detach().cpu().numpy()
     return form_image(volume, grid, dynamic_range_db)

@@ -1,29 +1,13 @@
 """Training: encoder, learned renderer and autoencoder (paper Sec. 3.3-3.5)."""
 
-from radarface.train.config import PRESETS, TrainConfig
-from radarface.train.loop import load_checkpoint, train_loop, validate
-from radarface.train.run import parse_overrides, run_stage
-from radarface.train.stages import (
-    STAGE_NAMES,
-    STAGES,
-    StageData,
-    StageSpec,
-    stage_spec,
-    train_stage,
-)
+from radarface.lazy import lazy_exports
 
-__all__ = [
-    "PRESETS",
-    "STAGES",
-    "STAGE_NAMES",
-    "StageData",
-    "StageSpec",
-    "TrainConfig",
-    "load_checkpoint",
-    "parse_overrides",
-    "run_stage",
-    "stage_spec",
-    "train_loop",
-    "train_stage",
-    "validate",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "config": ["PRESETS", "STAGE_NAMES", "TrainConfig"],
+        "loop": ["load_checkpoint", "train_loop", "validate"],
+        "run": ["parse_overrides", "run_stage"],
+        "stages": ["STAGES", "StageData", "StageSpec", "stage_spec", "train_stage"],
+    },
+)

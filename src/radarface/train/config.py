@@ -10,6 +10,7 @@ from radarface.nn.config import NetConfig
 
 Preset = Literal["paper", "cpu"]
 PRESETS: tuple[Preset, ...] = get_args(Preset)
+STAGE_NAMES = ("encoder", "decoder", "autoencoder")  # the keys of train.stages.STAGES
 
 # Paper Sec. 3.5: (epochs, batch size, lr, lr at the end of the linear ramp, ramp epochs).
 _PAPER: dict[str, dict[str, Any]] = {

@@ -17,7 +17,7 @@ from radarface import params as P
 from radarface.data import RadarFaceDataset
 from radarface.eval.metrics import ParamMetric
 from radarface.nn.models import Autoencoder, Decoder, Encoder
-from radarface.train.config import TrainConfig
+from radarface.train.config import STAGE_NAMES, TrainConfig
 from radarface.train.loop import (
     CHECKPOINT,
     Batch,
@@ -166,7 +166,6 @@ STAGES: dict[str, StageSpec] = {
         net_overrides=_decoder_run_target,
     ),
 }
-STAGE_NAMES = tuple(STAGES)
 
 
 def stage_spec(stage: str) -> StageSpec:
