@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from radarface.data import DatasetConfig, load_checked_model, open_dataset
-from radarface.eval import face_model_metrics
+from radarface.eval.metrics import face_model_metrics
 from radarface.facemodel import resolve_face_model_path
 from radarface.nn.config import NetConfig
 from radarface.train.config import Preset, TrainConfig
