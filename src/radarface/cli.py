@@ -137,6 +137,7 @@ PixelsOption = Annotated[int, typer.Option(min=2, help="Image width and height i
 TxOption = Annotated[Path | None, typer.Option(help="TX positions CSV (x,y,z in m).")]
 RxOption = Annotated[Path | None, typer.Option(help="RX positions CSV (x,y,z in m).")]
 PitchOption = Annotated[float, typer.Option("--pitch-mm", min=0.1, help="Pixel pitch in mm.")]
+FreqOption = Annotated[str, typer.Option(help="Sweep START:STOP:N in GHz.")]
 
 
 def _array(tx: Path | None, rx: Path | None, freq_ghz: str):
@@ -193,7 +194,7 @@ def simulate(
     pitch_mm: PitchOption = 2.0,
     tx: TxOption = None,
     rx: RxOption = None,
-    freq_ghz: Annotated[str, typer.Option(help="Sweep START:STOP:N in GHz.")] = "72:82:128",
+    freq_ghz: FreqOption = "72:82:128",
     device: DeviceOption = None,
     face_model: FaceModelOption = None,
 ) -> None:
@@ -324,7 +325,7 @@ def dataset_generate(
     pitch_mm: PitchOption = 2.0,
     tx: TxOption = None,
     rx: RxOption = None,
-    freq_ghz: Annotated[str, typer.Option(help="Sweep START:STOP:N in GHz.")] = "72:82:128",
+    freq_ghz: FreqOption = "72:82:128",
     face_model: FaceModelOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     device: DeviceOption = None,

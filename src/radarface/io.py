@@ -57,6 +57,20 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+def open_hdf5(path: str | os.PathLike, what: str) -> Any:
+    """An HDF5 file open for reading (an h5py.File); one-line errors naming `what` it should be
+    when it is missing or not HDF5."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path}: not an HDF5 file ({err})") from None
+
+
 def jsonable(value: Any) -> Any:
     """`value` with dataclasses, tuples, numpy values and paths turned into JSON types."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

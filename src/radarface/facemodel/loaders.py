@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from radarface.facemodel.model import MorphableModel
-from radarface.io import atomic_path
+from radarface.io import atomic_path, open_hdf5
 
 MM_TO_M = 1e-3
 CM_TO_M = 1e-2
@@ -421,16 +421,8 @@ def _bfm_basis(f, part: str, path: Path, n: int, scaled: bool) -> tuple[np.ndarr
 
 def load_bfm2019(path: str | os.PathLike) -> MorphableModel:
     """A Basel Face Model 2019 HDF5 file (statismo layout, format 0.8 or 0.9), mm -> metres."""
-    import h5py
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"face model file {path} not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from err
-    with f:
+    with open_hdf5(path, "face model") as f:
         version = (
             int(_h5_dataset(f, "version/majorVersion", path)),
             int(_h5_dataset(f, "version/minorVersion", path)),

@@ -26,7 +26,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from radarface.io import atomic_path
+from radarface.io import atomic_path, open_hdf5
 from radarface.radar.array import RadarArray, read_positions_csv
 
 H5_FORMAT = "radarface-measurement"
@@ -134,13 +134,7 @@ def write_measurement(path: str | Path, s: np.ndarray, array: RadarArray, **attr
 def read_measurement_h5(path: str | Path) -> tuple[np.ndarray, RadarArray]:
     """Read radarface's HDF5 measurement format -> (S, RadarArray)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"measurement file not found: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path}: not an HDF5 file ({err})") from None
-    with f:
+    with open_hdf5(path, "measurement") as f:
         if f.attrs.get("format") != H5_FORMAT:
             raise ValueError(f"{path}: not a radarface measurement (attribute 'format' missing)")
         for key in ("s", "tx_m", "rx_m", "freq_hz"):
