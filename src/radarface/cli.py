@@ -13,6 +13,7 @@ import typer
 from radarface import facemodel
 from radarface.data.config import KINDS, POSES
 from radarface.facemodel.loaders import ICT_REGIONS
+from radarface.fit import REFINEMENTS
 from radarface.params import INPUTS
 from radarface.render import MESH_UNITS_M
 from radarface.train.config import PRESETS, STAGE_NAMES
@@ -427,6 +428,53 @@ def train(
         )  # fmt: skip
         val = ", ".join(f"{k} {v:.4g}" for k, v in (result.get("val") or {}).items())
         typer.echo(f"{stage.value} in {out}: {result.get('epoch', -1) + 1} epochs; val: {val}")
+
+
+Refinement = _choices("Refinement", REFINEMENTS)
+
+
+@app.command("reconstruct")
+def reconstruct(
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="An image (simulate/image output or its image.npz), a capture (.npy, .h5) or "
+            "a dataset directory."
+        ),
+    ],
+    encoder: Annotated[Path, typer.Option(help="Encoder or autoencoder run.")],
+    out: Annotated[Path, typer.Option(help="Output directory (new or empty).")],
+    decoder: Annotated[
+        Path | None,
+        typer.Option(help="Learned renderer run (default: the autoencoder run's own)."),
+    ] = None,
+    refine: Annotated[Refinement, typer.Option(help="Test-time optimisation.")] = "none",
+    steps: Annotated[int, typer.Option(min=0, help="Refinement steps.")] = 100,
+    lr: Annotated[float, typer.Option(min=0.0, help="Refinement learning rate (Adam).")] = 0.01,
+    prior: Annotated[
+        float, typer.Option(min=0.0, help="Weight of a Gaussian prior on the coefficients.")
+    ] = 0.0,
+    split: Annotated[str, typer.Option(help="Dataset input: train, val or all.")] = "val",
+    index: Annotated[
+        list[int] | None, typer.Option(help="Dataset input: indices into the split.")
+    ] = None,
+    device: DeviceOption = None,
+    face_model: FaceModelOption = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Reconstruct faces from radar images: the encoder's estimate, optionally refined."""
+    from radarface.fit import RefineConfig, reconstruct_to_dir
+
+    with _user_errors():
+        report = reconstruct_to_dir(
+            input, out, encoder, decoder_run=decoder, refine=refine.value,
+            refine_config=RefineConfig(steps, lr, prior), face_model_path=face_model,
+            split=split, indices=index, device=device, progress=progress,
+        )  # fmt: skip
+        line = f"reconstructed {report['n']} image(s) into {out}"
+        if report.get("with_truth"):
+            line += f"; point distance {report['refined']['point_dist_mm']:.2f} mm"
+        typer.echo(line)
 
 
 if __name__ == "__main__":

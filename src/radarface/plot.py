@@ -27,17 +27,36 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     return Path(path)
 
 
-def draw_mesh(ax: Axes, vertices_m: np.ndarray, triangles: np.ndarray) -> None:
-    """Shaded orthographic view along +z (from behind the array): image right is radar -x."""
+def draw_mesh(
+    ax: Axes,
+    vertices_m: np.ndarray,
+    triangles: np.ndarray,
+    values: np.ndarray | None = None,
+    vmax: float | None = None,
+) -> PolyCollection:
+    """Shaded orthographic view along +z (from behind the array): image right is radar -x.
+
+    values: (N,) per-vertex values to colour (0..vmax, magma) instead of the grey shading.
+    """
     normals = vertex_normals(vertices_m, triangles)
     shade = np.clip(np.abs(normals[triangles].mean(1)[:, 2]), 0.0, 1.0)  # light from the array
     order = np.argsort(-vertices_m[triangles][:, :, 2].mean(1))  # far triangles first
     xy = np.stack([-vertices_m[:, 0], vertices_m[:, 1]], -1) * 100  # cm
-    colours = matplotlib.colormaps["bone"](0.15 + 0.8 * shade[order])
-    ax.add_collection(PolyCollection(xy[triangles[order]], facecolors=colours, edgecolors="none"))
+    if values is None:
+        colours = matplotlib.colormaps["bone"](0.15 + 0.8 * shade[order])
+    else:
+        level = values[triangles].mean(1)[order] / (vmax or max(float(values.max()), 1e-12))
+        colours = matplotlib.colormaps["magma"](np.clip(level, 0, 1)) * (
+            0.55 + 0.45 * shade[order, None]
+        )
+        colours[:, 3] = 1.0
+    polys = PolyCollection(xy[triangles[order]], facecolors=colours, edgecolors="none")
+    ax.add_collection(polys)
+    ax.autoscale_view()
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
+    return polys
 
 
 def image_extent_cm(image: RadarImage) -> np.ndarray:
@@ -122,5 +141,45 @@ def image_grid_figure(
         )
         axes[row, col].set_title(title, fontsize=8)
     fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def reconstruction_figure(
+    path: str | Path,
+    images: dict[str, np.ndarray],
+    front_m: np.ndarray,
+    side_m: np.ndarray,
+    triangles: np.ndarray,
+    errors_mm: np.ndarray | None,
+    title: str,
+) -> Path:
+    """A reconstruction: `images` (name -> (H, W), e.g. input, rendered, residual), the face
+    from the front and the side (radar-frame vertices), coloured by per-vertex error if known."""
+    fig = Figure(figsize=(3.3 * (len(images) + 2), 3.6))
+    axes = fig.subplots(1, len(images) + 2)
+    for ax, (name, image) in zip(axes, images.items(), strict=False):
+        residual = name.startswith("residual")
+        limit = float(np.nanmax(np.abs(image))) or 1.0
+        shown = ax.imshow(
+            image,
+            cmap="RdBu_r" if residual else "gray",
+            vmin=-limit if residual else 0.0,
+            vmax=limit if residual else 1.0,
+        )
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    vmax = None if errors_mm is None else max(float(np.percentile(errors_mm, 99)), 1e-3)
+    for ax, vertices, name in ((axes[-2], front_m, "front"), (axes[-1], side_m, "side")):
+        draw_mesh(ax, vertices, triangles, errors_mm, vmax)
+        ax.set_title(name, fontsize=9)
+    if errors_mm is not None:
+        scale = matplotlib.cm.ScalarMappable(
+            norm=matplotlib.colors.Normalize(0, vmax), cmap="magma"
+        )
+        fig.colorbar(scale, ax=axes[-1], fraction=0.046, pad=0.02, label="error (mm)")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -1,0 +1,137 @@
+"""What a reconstruction writes: parameters, meshes, the rendering and a figure, atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radarface import params as P
+from radarface.data import network_input
+from radarface.facemodel import MorphableModel, export_mesh, place_in_radar_frame, posed_vertices
+from radarface.fit.learned import RefineConfig
+from radarface.fit.reconstruct import Reconstruction, reconstruct, summary, vertex_errors_mm
+from radarface.io import atomic_path, provenance, write_json
+from radarface.params import SceneParams
+
+SIDE_VIEW = np.array([np.pi / 2, 0.0, 0.0])  # yaw 90 degrees: the face's profile
+
+
+def named_params(vector: np.ndarray) -> dict[str, Any]:
+    """A (26,) vector as named values in physical units (rotation in degrees)."""
+    scene = SceneParams.from_vector(vector)
+    values = scene.to_dict()
+    values["rotation_deg"] = np.degrees(scene.rotation_rad).tolist()
+    del values["rotation_rad"]
+    return values
+
+
+def write_reconstruction(
+    out_dir: str | Path,
+    result: Reconstruction,
+    model: MorphableModel,
+    z_range_m: tuple[float, float],
+    record: dict[str, Any],
+) -> Path:
+    """OUT/params.json, face.ply (no pose), face_posed.ply (radar frame), render.npz and
+    reconstruction.png of one result; params.json comes last and marks a complete output."""
+    from radarface.plot import reconstruction_figure
+
+    out_dir = Path(out_dir)
+    scene = SceneParams.from_vector(result.vector)
+    face = model.vertices(scene.shape, scene.expr)
+    export_mesh(out_dir / "face.ply", face, model.triangles)
+    export_mesh(out_dir / "face_posed.ply", posed_vertices(model, scene), model.triangles)
+    item = result.item
+    images = {}
+    rendered_image = result.rendered_image
+    if rendered_image is not None:
+        import torch
+
+        observed = network_input(
+            torch.from_numpy(item.max_db),
+            torch.from_numpy(item.depth_m),
+            rendered_image,
+            P.DECODER_DYNAMIC_RANGE_DB,
+            z_range_m,
+        )[0].numpy()
+        images = {
+            f"input ({rendered_image}, 15 dB)": observed,
+            "rendered": result.rendered,
+            "residual": result.rendered - observed,
+        }
+        with atomic_path(out_dir / "render.npz") as tmp, tmp.open("wb") as f:
+            np.savez_compressed(f, **{rendered_image: result.rendered})
+    errors = None
+    if item.truth is not None:
+        errors = vertex_errors_mm(model, result.vector, item.truth)
+    zero = np.zeros(3)
+    front = place_in_radar_frame(model, face, zero, zero)
+    side = place_in_radar_frame(model, face, zero, SIDE_VIEW)
+    title = f"{item.name}" + (
+        "" if errors is None else f": mean vertex error {errors.mean():.2f} mm"
+    )
+    reconstruction_figure(
+        out_dir / "reconstruction.png", images, front, side, model.triangles, errors, title
+    )
+    write_json(
+        out_dir / "params.json",
+        provenance(
+            params=named_params(result.vector),
+            estimate=named_params(result.estimate),
+            vector=result.vector,
+            loss_history=result.history,
+            seconds=result.seconds,
+            mean_vertex_error_mm=None if errors is None else float(errors.mean()),
+            source=item.source,
+            **record,
+        ),
+    )
+    return out_dir
+
+
+def reconstruct_to_dir(
+    input_path: str | Path,
+    out_dir: str | Path,
+    encoder_run: str | Path,
+    *,
+    decoder_run: str | Path | None = None,
+    refine: str = "none",
+    refine_config: RefineConfig | None = None,
+    face_model_path: str | Path | None = None,
+    split: str = "val",
+    indices: list[int] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Reconstruct the image(s) at `input_path` into `out_dir` (one image: its files there; many:
+    a folder per image) and write summary.json; returns the summary. `out_dir` must be new or
+    empty: a reconstruction never overwrites another."""
+    from radarface.facemodel import load_face_model, resolve_face_model_path
+    from radarface.fit.inputs import read_inputs
+    from radarface.fit.runs import load_run
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ValueError(f"{out_dir} is not empty; give a new --out")
+    model = load_face_model(resolve_face_model_path(face_model_path))
+    encoder = load_run(encoder_run, ("encoder", "autoencoder"))
+    decoder = None if decoder_run is None else load_run(decoder_run, ("decoder",))
+    grid = encoder.dataset.grid
+    inputs = read_inputs(input_path, grid, split, indices, device)
+    results = reconstruct(inputs, model, encoder, decoder, refine, refine_config, progress=progress)
+    z_range = (float(grid.z_m[0]), float(grid.z_m[-1]))
+    record = {
+        "encoder_run": str(encoder_run),
+        "decoder_run": None if decoder_run is None else str(decoder_run),
+        "refine": refine,
+        "refine_config": refine_config or RefineConfig(),
+        "face_model": {"name": model.name, "hash": model.content_hash},
+    }
+    for result in results:
+        where = out_dir if len(results) == 1 else out_dir / result.item.name
+        write_reconstruction(where, result, model, z_range, record)
+    report = {**summary(results, model), **record, "input": str(input_path)}
+    write_json(out_dir / "summary.json", provenance(**report))
+    return report

@@ -1,0 +1,117 @@
+"""`radarface reconstruct`: encoder estimates, learned refinement, outputs and bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from typer.testing import CliRunner
+
+from radarface.cli import app
+from radarface.data import build_config, generate_dataset
+from radarface.fit import RefineConfig, refine_learned
+from radarface.nn import Decoder, NetConfig
+from radarface.radar import ImagingGrid, RadarArray, linear_sweep, qar50_array
+from radarface.train import run_stage
+
+TINY_NET = {"epochs": 1, "batch_size": 4, "progress": False, "net_overrides": {"width": 0.0625}}
+
+
+@pytest.fixture(scope="module")
+def runs(bump_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 6-sample dataset of 64 x 64 images and an encoder and a decoder trained one epoch."""
+    root = tmp_path_factory.mktemp("fit")
+    qar50 = qar50_array(linear_sweep(72e9, 82e9, 16))
+    config = build_config(
+        array=RadarArray(qar50.tx_m[::6], qar50.rx_m[::6], qar50.freq_hz),
+        grid=ImagingGrid(n_x=64, n_y=64, pitch_m=4e-3),
+        face_model_path=bump_model_path,
+        n=6,
+        n_val=2,
+    )
+    generate_dataset(root / "data", config, bump_model_path, 1, progress=False)
+    common = {"face_model": bump_model_path, **TINY_NET}
+    run_stage("encoder", root / "data", root / "enc", input="amplitude-depth", **common)
+    run_stage("decoder", root / "data", root / "dec", **common)
+    return {"data": root / "data", "enc": root / "enc", "dec": root / "dec"}
+
+
+def reconstruct(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["reconstruct", *map(str, args)])
+    return result.exit_code, result.output
+
+
+def test_learned_refinement_lowers_its_loss() -> None:
+    torch.manual_seed(0)
+    decoder = Decoder(NetConfig(width=0.0625, image_size=64)).eval().requires_grad_(False)
+    truth = torch.zeros(2, 26)
+    target = decoder(truth)
+    start = truth + 0.5 * torch.randn(2, 26)
+    refined, history = refine_learned(decoder, start, target, RefineConfig(steps=30, lr=0.05))
+    assert len(history) == 31 and history[-1] < 0.5 * history[0]
+    assert float((decoder(refined) - target).square().mean()) == pytest.approx(history[-1])
+
+
+def test_dataset_images_reconstruct_with_outputs(runs, bump_model_path, tmp_path) -> None:
+    out = tmp_path / "rec"
+    args = [runs["data"], "--encoder", runs["enc"], "--decoder", runs["dec"], "--out", out]
+    code, output = reconstruct(
+        *args, "--refine", "learned", "--steps", "5", "--face-model", bump_model_path,
+        "--no-progress",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "reconstructed 2 image(s)" in output and "point distance" in output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["with_truth"] == 2 and summary["refine"] == "learned"
+    assert {"estimate", "refined"} <= summary.keys()
+    sample = sorted(p for p in out.iterdir() if p.is_dir())[0]
+    params = json.loads((sample / "params.json").read_text())
+    assert len(params["loss_history"]) == 6 and params["mean_vertex_error_mm"] >= 0
+    assert len(params["params"]["rotation_deg"]) == 3 and "radarface_version" in params
+    for name in ("face.ply", "face_posed.ply"):
+        mesh = trimesh.load(sample / name, process=False)
+        assert len(mesh.vertices) == 63  # the bump model's vertex count
+    assert np.load(sample / "render.npz")["amplitude"].shape == (64, 64)
+    assert (sample / "reconstruction.png").stat().st_size > 5_000
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing-run", "not a training run"),
+        ("decoder-as-encoder", "is a decoder run; expected a encoder or autoencoder run"),
+        ("learned-without-decoder", "needs --decoder RUN"),
+        ("not-empty", "is not empty"),
+        ("wrong-size", "trained on 64 x 64 pixels"),
+        ("nan", "contains NaN"),
+    ],
+)
+def test_bad_inputs_are_one_line(runs, bump_model_path, tmp_path, case, message) -> None:
+    image = tmp_path / "img"
+    pixels = 32 if case == "wrong-size" else 64
+    grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=4e-3)
+    max_db = np.full((pixels, pixels), -40.0, dtype=np.float32)
+    max_db[30, 30] = np.nan if case == "nan" else 0.0
+    image.mkdir()
+    np.savez(
+        image / "image.npz", max_db=max_db, depth_m=np.full_like(max_db, 0.25),
+        mask=max_db > -20, x_m=grid.x_m, y_m=grid.y_m, amplitude=np.zeros_like(max_db),
+    )  # fmt: skip
+    out = tmp_path / "out"
+    if case == "not-empty":
+        out.mkdir()
+        (out / "keep.txt").write_text("a user's file")
+    encoder = {"missing-run": tmp_path / "nope", "decoder-as-encoder": runs["dec"]}.get(
+        case, runs["enc"]
+    )
+    args = [image, "--encoder", encoder, "--out", out, "--face-model", bump_model_path]
+    if case == "learned-without-decoder":
+        args += ["--refine", "learned"]
+    code, output = reconstruct(*args, "--no-progress")
+    assert code == 1, output
+    assert message in output and len(output.strip().splitlines()) == 1
+    assert not out.exists() or [p.name for p in out.iterdir()] == ["keep.txt"]
