@@ -449,8 +449,13 @@ def reconstruct(
         typer.Option(help="Learned renderer run (default: the autoencoder run's own)."),
     ] = None,
     refine: Annotated[Refinement, typer.Option(help="Test-time optimisation.")] = "none",
-    steps: Annotated[int, typer.Option(min=0, help="Refinement steps.")] = 100,
-    lr: Annotated[float, typer.Option(min=0.0, help="Refinement learning rate (Adam).")] = 0.01,
+    steps: Annotated[
+        int | None, typer.Option(min=0, help="Refinement steps (learned 100, physics 20).")
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Adam learning rate (learned 0.01, physics 0.05)."),
+    ] = None,
     prior: Annotated[
         float, typer.Option(min=0.0, help="Weight of a Gaussian prior on the coefficients.")
     ] = 0.0,
@@ -463,12 +468,12 @@ def reconstruct(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Reconstruct faces from radar images: the encoder's estimate, optionally refined."""
-    from radarface.fit import RefineConfig, reconstruct_to_dir
+    from radarface.fit import reconstruct_to_dir
 
     with _user_errors():
         report = reconstruct_to_dir(
-            input, out, encoder, decoder_run=decoder, refine=refine.value,
-            refine_config=RefineConfig(steps, lr, prior), face_model_path=face_model,
+            input, out, encoder, decoder_run=decoder, refine=refine.value, steps=steps, lr=lr,
+            prior=prior, face_model_path=face_model,
             split=split, indices=index, device=device, progress=progress,
         )  # fmt: skip
         line = f"reconstructed {report['n']} image(s) into {out}"

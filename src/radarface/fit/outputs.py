@@ -11,6 +11,7 @@ from radarface import params as P
 from radarface.data import network_input
 from radarface.facemodel import MorphableModel, export_mesh, place_in_radar_frame, posed_vertices
 from radarface.fit.learned import RefineConfig
+from radarface.fit.physics import PhysicsConfig
 from radarface.fit.reconstruct import Reconstruction, reconstruct, summary, vertex_errors_mm
 from radarface.io import atomic_path, provenance, write_json
 from radarface.params import SceneParams
@@ -98,7 +99,9 @@ def reconstruct_to_dir(
     *,
     decoder_run: str | Path | None = None,
     refine: str = "none",
-    refine_config: RefineConfig | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    prior: float = 0.0,
     face_model_path: str | Path | None = None,
     split: str = "val",
     indices: list[int] | None = None,
@@ -107,7 +110,8 @@ def reconstruct_to_dir(
 ) -> dict[str, Any]:
     """Reconstruct the image(s) at `input_path` into `out_dir` (one image: its files there; many:
     a folder per image) and write summary.json; returns the summary. `out_dir` must be new or
-    empty: a reconstruction never overwrites another."""
+    empty: a reconstruction never overwrites another. steps, lr: the refinement's (default: its
+    config's); prior: the weight of a Gaussian prior on the coefficients."""
     from radarface.facemodel import load_face_model, resolve_face_model_path
     from radarface.fit.inputs import read_inputs
     from radarface.fit.runs import load_run
@@ -120,13 +124,18 @@ def reconstruct_to_dir(
     decoder = None if decoder_run is None else load_run(decoder_run, ("decoder",))
     grid = encoder.dataset.grid
     inputs = read_inputs(input_path, grid, split, indices, device)
-    results = reconstruct(inputs, model, encoder, decoder, refine, refine_config, progress=progress)
+    given = {k: v for k, v in {"steps": steps, "lr": lr}.items() if v is not None}
+    refine_config = RefineConfig(**given, prior_weight=prior)
+    physics_config = PhysicsConfig(**given, prior_weight=prior)
+    results = reconstruct(
+        inputs, model, encoder, decoder, refine, refine_config, physics_config, progress=progress
+    )
     z_range = (float(grid.z_m[0]), float(grid.z_m[-1]))
     record = {
         "encoder_run": str(encoder_run),
         "decoder_run": None if decoder_run is None else str(decoder_run),
         "refine": refine,
-        "refine_config": refine_config or RefineConfig(),
+        "refine_config": physics_config if refine == "physics" else refine_config,
         "face_model": {"name": model.name, "hash": model.content_hash},
     }
     for result in results:

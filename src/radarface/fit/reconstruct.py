@@ -22,6 +22,7 @@ from radarface.facemodel import MorphableModel
 from radarface.fit import REFINEMENTS
 from radarface.fit.inputs import RadarInput, check_grid
 from radarface.fit.learned import RefineConfig, refine_learned
+from radarface.fit.physics import PhysicsConfig, refine_physics
 from radarface.fit.runs import TrainedRun, check_compatible
 from radarface.params import SceneParams
 
@@ -67,6 +68,7 @@ def reconstruct(
     decoder: TrainedRun | None = None,
     refine: str = "none",
     refine_config: RefineConfig | None = None,
+    physics_config: PhysicsConfig | None = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> list[Reconstruction]:
@@ -80,8 +82,6 @@ def reconstruct(
     decoder = _decoder_of(encoder, decoder)
     if refine == "learned" and decoder is None:
         raise ValueError("--refine learned needs --decoder RUN (or an autoencoder run)")
-    if refine == "physics":
-        raise NotImplementedError("--refine physics arrives with the differentiable render path")
     grid = encoder.dataset.grid
     check_grid(inputs, grid, str(encoder.path))
     z_range = (float(grid.z_m[0]), float(grid.z_m[-1]))
@@ -112,6 +112,12 @@ def reconstruct(
                     seconds["learned"] = (time.perf_counter() - tic) / len(items)
                 with torch.no_grad():
                     rendered = decoder.network(vector)[:, 0].numpy()
+            rendered_image = None if decoder is None else decoder.image
+            if refine == "physics":
+                vector, history, rendered = _refine_physics(
+                    items, estimate, model, encoder, physics_config or PhysicsConfig(), seconds
+                )
+                rendered_image = "amplitude"
             for k, item in enumerate(items):
                 results.append(
                     Reconstruction(
@@ -119,13 +125,37 @@ def reconstruct(
                         estimate[k].numpy(),
                         vector[k].numpy(),
                         None if rendered is None else rendered[k],
-                        None if decoder is None else decoder.image,
+                        rendered_image,
                         history[k],
                         seconds,
                     )
                 )
             bar.update(len(items))
     return results
+
+
+def _refine_physics(
+    items: list[RadarInput],
+    estimate: torch.Tensor,
+    model: MorphableModel,
+    encoder: TrainedRun,
+    config: PhysicsConfig,
+    seconds: dict[str, float],
+) -> tuple[torch.Tensor, list[list[float]], np.ndarray]:
+    """Physics refinement of each image of a batch on the encoder run's array and grid; the
+    renderings are amplitude images at the renderer's 15 dB."""
+    vectors, histories, renderings = [], [], []
+    tic = time.perf_counter()
+    for k, item in enumerate(items):
+        vector, history, (max_db, _) = refine_physics(
+            model, estimate[k].numpy(), item, encoder.dataset.array, encoder.dataset.grid, config
+        )
+        vectors.append(torch.from_numpy(vector).float())
+        histories.append(history)
+        theta = P.DECODER_DYNAMIC_RANGE_DB
+        renderings.append(np.clip((max_db + theta) / theta, 0.0, 1.0))
+    seconds["physics"] = (time.perf_counter() - tic) / len(items)
+    return torch.stack(vectors), histories, np.stack(renderings)
 
 
 def vertex_errors_mm(model: MorphableModel, vector: np.ndarray, truth: SceneParams) -> np.ndarray:
