@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from common import rel_rms
 
 from radarface.radar import SPEED_OF_LIGHT_M_S, RadarArray, simulate_points
 from radarface.radar.scene import (
@@ -32,10 +33,6 @@ FAST_SIMULATORS = {
 }
 
 
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 def test_points_match_direct_formula(sparse_qar50: RadarArray) -> None:
     pts = np.array([[0.01, 0.02, 0.25], [-0.03, 0.0, 0.31]])
     amps = np.array([1.0, 0.5j])
@@ -48,7 +45,7 @@ def test_points_match_direct_formula(sparse_qar50: RadarArray) -> None:
     )
     assert s.shape == (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
     assert s.dtype == np.complex64
-    assert _rel(s, direct) < 1e-4
+    assert rel_rms(s, direct) < 1e-4
 
 
 @pytest.mark.parametrize("simulator", FAST_SIMULATORS)
@@ -64,7 +61,7 @@ def test_fast_mesh_simulation_matches_exact_sum(
     exact = simulate_scatterers_reference(sparse_qar50, sc, refl)
     fast = FAST_SIMULATORS[simulator](sparse_qar50, sc, refl, 1e-12)
     assert fast.shape == exact.shape and fast.dtype == np.complex64
-    assert _rel(fast, exact) < 1e-3
+    assert rel_rms(fast, exact) < 1e-3
 
 
 @pytest.mark.parametrize("simulator", FAST_SIMULATORS)
@@ -88,7 +85,7 @@ def test_fast_simulation_with_and_without_wrapping_grids(
     refl = Reflectance(material=0.5, antenna_size=0.25)
     exact = simulate_scatterers_reference(array, sc, refl)
     fast = FAST_SIMULATORS[simulator](array, sc, refl, 1e-12)
-    assert _rel(fast, exact) < 1e-3
+    assert rel_rms(fast, exact) < 1e-3
 
 
 def test_torch_simulation_gradient_matches_finite_differences(sparse_qar50, make_plate) -> None:
@@ -119,7 +116,7 @@ def test_torch_simulation_gradient_matches_finite_differences(sparse_qar50, make
         plus[index] += step
         minus[index] -= step
         numeric[index] = (exact_loss(plus) - exact_loss(minus)) / (2 * step)
-    assert _rel(points.grad.numpy(), numeric) < 1e-2
+    assert rel_rms(points.grad.numpy(), numeric) < 1e-2
 
 
 def test_no_scatterers_give_zero_signal(sparse_qar50: RadarArray) -> None:
@@ -211,7 +208,7 @@ def test_same_seed_same_signal_other_seed_other_speckle(sparse_qar50, make_plate
     vertices, faces = make_plate(0.05, (0.0, 0.0, 0.25))
     a, b, c = (simulate_mesh(sparse_qar50, vertices, faces, seed=s) for s in (7, 7, 8))
     np.testing.assert_array_equal(a, b)
-    assert _rel(a, c) > 0.1
+    assert rel_rms(a, c) > 0.1
 
 
 def test_noise_reaches_requested_snr() -> None:
