@@ -4,33 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 
+import numba
 import numpy as np
 import pytest
 import torch
 from common import rel_rms
 
-from radarface.radar import SPEED_OF_LIGHT_M_S, RadarArray, simulate_points
-from radarface.radar.scene import (
+from radarface.radar import (
+    SPEED_OF_LIGHT_M_S,
     MeshScatterers,
+    RadarArray,
     Reflectance,
     SamplingConfig,
-    mesh_scatterers,
-    visibility,
-)
-from radarface.radar.simulate import (
-    _OVERSAMPLE,
-    _node_window,
     add_noise,
+    mesh_scatterers,
+    simulate,
     simulate_mesh,
-    simulate_scatterers,
+    simulate_points,
     simulate_scatterers_reference,
     simulate_scatterers_torch,
 )
+from radarface.radar.nufft import OVERSAMPLE, node_window
+from radarface.radar.reflectance import (
+    lambert_factor_np,
+    lambert_factor_torch,
+    specular_lobe,
+    specular_lobe_np,
+    specular_lobe_torch,
+)
+from radarface.radar.scene import visibility
 
-FAST_SIMULATORS = {
-    "numba": simulate_scatterers,
-    "torch": lambda *args: simulate_scatterers_torch(*args).numpy(),
-}
+FAST_SIMULATORS = ("numba", "torch")
+
+
+def _fast(array: RadarArray, sc: MeshScatterers, refl: Reflectance, method: str) -> np.ndarray:
+    s = simulate(array, sc, refl, 1e-12, method=method)
+    return s.numpy() if isinstance(s, torch.Tensor) else s
 
 
 def test_points_match_direct_formula(sparse_qar50: RadarArray) -> None:
@@ -59,7 +68,7 @@ def test_fast_mesh_simulation_matches_exact_sum(
     )
     refl = Reflectance(material=material, antenna_size=0.25)
     exact = simulate_scatterers_reference(sparse_qar50, sc, refl)
-    fast = FAST_SIMULATORS[simulator](sparse_qar50, sc, refl, 1e-12)
+    fast = _fast(sparse_qar50, sc, refl, simulator)
     assert fast.shape == exact.shape and fast.dtype == np.complex64
     assert rel_rms(fast, exact) < 1e-3
 
@@ -80,11 +89,11 @@ def test_fast_simulation_with_and_without_wrapping_grids(
     d_rx = np.linalg.norm(sc.points_m[:, None] - array.rx_m[None], axis=2)
     tau_lo, tau_hi = (d_tx.min(axis=0) + d_rx.min(axis=1)).min(), (d_tx + d_rx.T).max()
     dk = 2 * np.pi * (array.freq_hz[1] - array.freq_hz[0]) / SPEED_OF_LIGHT_M_S
-    _, n_nodes = _node_window(tau_lo, tau_hi, dk, _OVERSAMPLE * n_freq)
-    assert (n_nodes > _OVERSAMPLE * n_freq) == (n_freq == 20)
+    _, n_nodes = node_window(tau_lo, tau_hi, dk, OVERSAMPLE * n_freq)
+    assert (n_nodes > OVERSAMPLE * n_freq) == (n_freq == 20)
     refl = Reflectance(material=0.5, antenna_size=0.25)
     exact = simulate_scatterers_reference(array, sc, refl)
-    fast = FAST_SIMULATORS[simulator](array, sc, refl, 1e-12)
+    fast = _fast(array, sc, refl, simulator)
     assert rel_rms(fast, exact) < 1e-3
 
 
@@ -128,10 +137,69 @@ def test_no_scatterers_give_zero_signal(sparse_qar50: RadarArray) -> None:
         np.zeros((0, sparse_qar50.n_tx), np.float32),
         np.zeros((0, sparse_qar50.n_rx), np.float32),
     )
-    for simulate in FAST_SIMULATORS.values():
-        s = simulate(sparse_qar50, empty, Reflectance(), 1e-3)
+    for method in FAST_SIMULATORS:
+        s = _fast(sparse_qar50, empty, Reflectance(), method)
         assert s.shape == (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
         assert s.dtype == np.complex64 and not np.any(s)
+
+
+def test_simulate_methods_and_their_errors(sparse_qar50, make_plate) -> None:
+    vertices, faces = make_plate(0.04, (0.0, 0.01, 0.26), tilt_deg=5.0)
+    sc = mesh_scatterers(
+        sparse_qar50, vertices, faces, SamplingConfig(spacing_m=4e-3), np.random.default_rng(2)
+    )
+    refl = Reflectance(material=0.7, antenna_size=0.25)
+    auto = simulate(sparse_qar50, sc, refl, 1e-3)
+    assert isinstance(auto, np.ndarray)
+    np.testing.assert_array_equal(auto, simulate(sparse_qar50, sc, refl, 1e-3, method="numba"))
+    on_cpu = simulate(sparse_qar50, sc, refl, 1e-3, method="torch", device="cpu")
+    assert isinstance(on_cpu, torch.Tensor) and on_cpu.device.type == "cpu"
+    exact = simulate(sparse_qar50, sc, refl, 1e-3, method="reference")
+    np.testing.assert_array_equal(exact, simulate_scatterers_reference(sparse_qar50, sc, refl))
+    assert rel_rms(auto, exact) < 1e-3 and rel_rms(on_cpu.numpy(), exact) < 1e-3
+    with pytest.raises(ValueError, match="unknown method 'fft'; use 'auto' or one of numba, torch"):
+        simulate(sparse_qar50, sc, refl, 1e-3, method="fft")
+    # A non-uniform sweep: the NUFFT methods say so, the exact sum takes it.
+    freq_hz = np.sort(np.random.default_rng(0).uniform(72e9, 82e9, 16))
+    uneven = RadarArray(sparse_qar50.tx_m, sparse_qar50.rx_m, freq_hz)
+    for method in FAST_SIMULATORS:
+        with pytest.raises(ValueError, match="uniform frequency sweep; use method='reference'"):
+            simulate(uneven, sc, refl, 1e-3, method=method)
+    assert simulate(uneven, sc, refl, 1e-3, method="reference").shape == (12, 12, 16)
+
+
+@numba.njit
+def _lobes_f32(n_dot_h, h_norm, tau_m, inv_rho2, log_threshold, facing):  # pragma: no cover
+    """`specular_lobe` of float32 arrays in float32 arithmetic, as the numba kernel inlines it."""
+    out = np.empty_like(n_dot_h)
+    for i in range(len(out)):
+        out[i] = specular_lobe(n_dot_h[i], h_norm[i], tau_m[i], inv_rho2, log_threshold, facing[i])
+    return out
+
+
+def test_reflectance_functions_agree_between_numba_and_torch() -> None:
+    # The numba scalars (as float64 ufuncs, as the exact sum evaluates them, and in float32, as
+    # the kernel does) against their torch twins, on physical half-vectors.
+    rng = np.random.default_rng(0)
+    h_norm = rng.uniform(0.2, 2.0, 4000)
+    n_dot_h = h_norm * np.concatenate([rng.uniform(-1, 1, 1000), 1 - rng.exponential(0.01, 3000)])
+    tau, facing = rng.uniform(0.4, 0.7, 4000), rng.random(4000) < 0.9
+    inv_rho2, log_thr = 1 / 0.0625**2, np.log(1e-3)
+    for log_threshold in (-np.inf, log_thr):
+        lobe = specular_lobe_np(n_dot_h, h_norm, tau, inv_rho2, log_threshold, facing)
+        tensors = map(torch.from_numpy, (n_dot_h, h_norm, tau))
+        twin = specular_lobe_torch(*tensors, inv_rho2, log_threshold, torch.from_numpy(facing))
+        np.testing.assert_allclose(lobe, twin.numpy(), rtol=1e-12, atol=0)
+    assert 0 < np.mean(lobe > 0) < 1  # both sides of the threshold, of n.h = 0 and of facing
+    args32 = [x.astype(np.float32) for x in (n_dot_h, h_norm, tau)]
+    lobe32 = _lobes_f32(*args32, np.float32(inv_rho2), np.float32(log_thr), facing)
+    tensors = map(torch.from_numpy, args32)
+    twin32 = specular_lobe_torch(*tensors, inv_rho2, log_thr, torch.from_numpy(facing)).numpy()
+    near_cut = np.abs(np.log(np.maximum(twin32, 1e-30)) - log_thr) < 1e-4
+    np.testing.assert_allclose(lobe32[~near_cut], twin32[~near_cut], rtol=1e-5, atol=0)
+    cos_theta = np.concatenate([rng.uniform(-1, 1, 1000), [0.0, 1.0]])
+    lambert = lambert_factor_torch(torch.from_numpy(cos_theta)).numpy()
+    np.testing.assert_allclose(lambert_factor_np(cos_theta), lambert, rtol=1e-15, atol=0)
 
 
 def _power(array: RadarArray, make_plate, tilt_deg: float, material: float) -> float:

@@ -18,12 +18,15 @@ from radarface.radar.images import (
 )
 from radarface.radar.imaging import backproject, backproject_reference, backproject_torch
 from radarface.radar.measured import read_maroon, read_measurement, write_measurement
-from radarface.radar.scene import ANTENNA_SIZE_UNIT_M, Reflectance, SamplingConfig
+from radarface.radar.reflectance import ANTENNA_SIZE_UNIT_M, Reflectance
+from radarface.radar.scene import MeshScatterers, SamplingConfig, mesh_scatterers
 from radarface.radar.simulate import (
     add_noise,
     coherent_sum,
+    simulate,
     simulate_mesh,
     simulate_points,
+    simulate_scatterers_reference,
     simulate_scatterers_torch,
 )
 
@@ -31,6 +34,7 @@ __all__ = [
     "ANTENNA_SIZE_UNIT_M",
     "SPEED_OF_LIGHT_M_S",
     "ImagingGrid",
+    "MeshScatterers",
     "RadarArray",
     "RadarImage",
     "Reflectance",
@@ -45,13 +49,16 @@ __all__ = [
     "form_image",
     "image_volume",
     "linear_sweep",
+    "mesh_scatterers",
     "project_volume",
     "qar50_array",
     "read_maroon",
     "read_measurement",
     "read_positions_csv",
+    "simulate",
     "simulate_mesh",
     "simulate_points",
+    "simulate_scatterers_reference",
     "simulate_scatterers_torch",
     "write_measurement",
 ]

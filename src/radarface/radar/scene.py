@@ -1,21 +1,8 @@
-"""Mesh scenes for the radar simulator: surface sampling, visibility and reflectance.
+"""Mesh scenes for the radar simulator: surface sampling, normals and visibility.
 
 A mesh is turned into point scatterers: area-weighted random points with interpolated normals (the
-simulator's random component, which produces speckle). Each point scatters towards the array with
-
-* a diffuse term: incoherent (a random phase per point, a surface rough on the wavelength scale),
-  Lambertian, field amplitude sqrt(a_p cos(theta_tx) cos(theta_rx)) for a patch of area a_p, so
-  that the scattered power grows with area and does not depend on the sampling density;
-* a specular term: coherent, amplitude sqrt(4 pi) a_p / lambda (a flat plate of area A at normal
-  incidence has RCS 4 pi A^2 / lambda^2, Knott, "Radar Cross Section", ch. 5), times a bistatic lobe
-  around the half-vector h of the TX and RX directions,
-  L = exp(-(1 - n.h) / sigma^2)  (a Gaussian lobe in the angle between n and h for small angles),
-  where sigma follows from the paper's antenna size: a specular ray that misses the mirror
-  direction by 2 theta passes an antenna about theta (d_tx + d_rx) off its centre; it is still
-  received within the capture radius rho = antenna_size * ANTENNA_SIZE_UNIT_M, hence
-  sigma = rho / (d_tx + d_rx), about antenna_size / 2 radians at the nominal range.
-
-The material factor m mixes the two linearly: w = (1 - m) w_diffuse + m w_specular.
+simulator's random component, which produces speckle), each standing for an equal share of the
+surface area; how they scatter is `radarface.radar.reflectance`.
 Occlusion: a point counts for an antenna only if the ray between them is free (embree ray casting
 to every `visibility_stride`-th antenna, interpolated linearly in between along the antenna list,
 which for the QAR50 runs along its lines); surfaces are two-sided (normals are turned towards the
@@ -31,31 +18,11 @@ import numba
 import numpy as np
 import trimesh
 
-from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
+from radarface.radar.array import RadarArray
 
-# The paper's antenna size (0.2-0.3) is a capture radius in units of the nominal 25 cm range: 5 to
-# 7.5 cm, far wider than the real antennas, standing in for the spread of real waves off skin
-# (paper 3.2). The lobes (5.7-8.6 degrees) then cover a glint's Fresnel zone on a head-sized
-# curvature (about sqrt(lambda R / 2) = 11 mm for R = 6 cm, 0.14 rad of normal at 8 cm radius).
-ANTENNA_SIZE_UNIT_M = 0.25
-
-
-@dataclass(frozen=True)
-class Reflectance:
-    """The paper's rendering parameters: material (0 diffuse ... 1 specular) and antenna size."""
-
-    material: float = 0.5
-    antenna_size: float = 0.25
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.material <= 1.0:
-            raise ValueError(f"material must lie in [0, 1], got {self.material}")
-        if not self.antenna_size > 0.0:
-            raise ValueError(f"antenna_size must be positive, got {self.antenna_size}")
-
-    @property
-    def capture_radius_m(self) -> float:
-        return self.antenna_size * ANTENNA_SIZE_UNIT_M
+# Re-exported until radarface.radar.render, radarface.radar.demo and radarface.cli import it from
+# radarface.radar (it moved to radarface.radar.reflectance).
+from radarface.radar.reflectance import Reflectance  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -219,7 +186,3 @@ def mesh_scatterers(
         vis_tx[seen],
         vis_rx[seen],
     )
-
-
-def centre_wavelength_m(array: RadarArray) -> float:
-    return SPEED_OF_LIGHT_M_S / float(np.mean(array.freq_hz))
