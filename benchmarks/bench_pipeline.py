@@ -15,6 +15,7 @@ torch on the GPU (`simulate(..., device=...)`, `backproject(..., device=...)`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -45,7 +46,10 @@ def _timed(fn, *args, **kwargs):
 
 
 def _subset(sc: MeshScatterers, n: int) -> MeshScatterers:
-    return MeshScatterers(*(getattr(sc, f)[:n] for f in MeshScatterers.__dataclass_fields__))
+    per_point = [
+        f.name for f in dataclasses.fields(sc) if isinstance(getattr(sc, f.name), np.ndarray)
+    ]
+    return dataclasses.replace(sc, **{name: getattr(sc, name)[:n] for name in per_point})
 
 
 def main() -> None:

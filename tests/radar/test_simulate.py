@@ -18,6 +18,7 @@ from radarface.radar import (
     SamplingConfig,
     add_noise,
     mesh_scatterers,
+    scatterers_from_vertices,
     simulate,
     simulate_mesh,
     simulate_points,
@@ -136,6 +137,9 @@ def test_no_scatterers_give_zero_signal(sparse_qar50: RadarArray) -> None:
         np.zeros(0),
         np.zeros((0, sparse_qar50.n_tx), np.float32),
         np.zeros((0, sparse_qar50.n_rx), np.float32),
+        np.zeros(0, np.int64),
+        np.zeros((0, 3)),
+        0,
     )
     for method in FAST_SIMULATORS:
         s = _fast(sparse_qar50, empty, Reflectance(), method)
@@ -270,6 +274,55 @@ def test_threaded_ray_casting_equals_one_thread(make_plate) -> None:
         numba.set_num_threads(threads)
     assert 0 < one.mean() < 1  # some rays blocked, some free
     np.testing.assert_array_equal(many, one)
+
+
+def _cap(n: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A 6 x 6 cm piece of an 8 cm sphere facing the array, n x n vertices, its triangles wound
+    towards the array (away if `flip`)."""
+    x, y = np.meshgrid(np.linspace(-0.03, 0.03, n), np.linspace(-0.03, 0.03, n))
+    z = 0.33 - np.sqrt(0.08**2 - x**2 - y**2)
+    vertices = np.stack([x, y, z], axis=-1).reshape(-1, 3)
+    cells = [
+        (r * n + c, r * n + c + 1, (r + 1) * n + c) for r in range(n - 1) for c in range(n - 1)
+    ]
+    faces = np.array([t for a, b, c in cells for t in ((a, c, b), (b, c, c + 1))])
+    return vertices, faces[:, ::-1] if flip else faces
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_scatterers_from_vertex_tensors_repeat_the_sampling(sparse_qar50, make_plate, flip) -> None:
+    cap_v, cap_f = _cap(7, flip)
+    hidden_v, hidden_f = make_plate(0.01, (0.0, 0.0, 0.3))  # behind the cap: all its points drop
+    vertices, faces = np.concatenate([cap_v, hidden_v]), np.concatenate([cap_f, hidden_f + 49])
+    sc = mesh_scatterers(
+        sparse_qar50, vertices, faces, SamplingConfig(spacing_m=3e-3), np.random.default_rng(4)
+    )
+    assert sc.triangle.dtype == np.int64 and sc.barycentric.shape == (len(sc.points_m), 3)
+    assert sc.n_sampled > len(sc.points_m) > 100
+    v = torch.tensor(vertices, requires_grad=True)
+    again = scatterers_from_vertices(v, faces, sc)
+    np.testing.assert_allclose(again.points_m.detach(), sc.points_m, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(again.normals.detach(), sc.normals, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(again.area_m2.detach(), sc.area_m2, rtol=1e-9)
+    np.testing.assert_array_equal(again.vis_tx, sc.vis_tx)
+    refl = Reflectance(0.5, 0.25)
+    s = simulate(sparse_qar50, again, refl, 1e-3)  # auto: torch, for tensor scatterers
+    assert rel_rms(s.detach().numpy(), simulate(sparse_qar50, sc, refl, 1e-3)) < 1e-4
+    s.abs().square().sum().backward()
+    assert torch.isfinite(v.grad).all() and v.grad.abs().sum() > 0
+
+
+def test_scatterer_geometry_gradients_are_exact(sparse_qar50) -> None:
+    vertices, faces = _cap(4, flip=False)
+    sc = mesh_scatterers(
+        sparse_qar50, vertices, faces, SamplingConfig(spacing_m=1e-2), np.random.default_rng(4)
+    )
+
+    def geometry(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        again = scatterers_from_vertices(v, faces, sc)
+        return again.points_m, again.normals, again.area_m2
+
+    assert torch.autograd.gradcheck(geometry, (torch.tensor(vertices, requires_grad=True),))
 
 
 def test_same_seed_same_signal_other_seed_other_speckle(sparse_qar50, make_plate) -> None:

@@ -19,7 +19,12 @@ from radarface.radar.images import (
 from radarface.radar.imaging import backproject, backproject_reference, backproject_torch
 from radarface.radar.measured import read_maroon, read_measurement, write_measurement
 from radarface.radar.reflectance import ANTENNA_SIZE_UNIT_M, Reflectance
-from radarface.radar.scene import MeshScatterers, SamplingConfig, mesh_scatterers
+from radarface.radar.scene import (
+    MeshScatterers,
+    SamplingConfig,
+    mesh_scatterers,
+    scatterers_from_vertices,
+)
 from radarface.radar.simulate import (
     add_noise,
     coherent_sum,
@@ -55,6 +60,7 @@ __all__ = [
     "read_maroon",
     "read_measurement",
     "read_positions_csv",
+    "scatterers_from_vertices",
     "simulate",
     "simulate_mesh",
     "simulate_points",

@@ -2,7 +2,9 @@
 
 A mesh is turned into point scatterers: area-weighted random points with interpolated normals (the
 simulator's random component, which produces speckle), each standing for an equal share of the
-surface area; how they scatter is `radarface.radar.reflectance`.
+surface area; how they scatter is `radarface.radar.reflectance`. The sampling (triangle and
+barycentric coordinates of each point) is kept, so that `scatterers_from_vertices` recomputes the
+same points from vertex tensors, differentiably.
 Occlusion: a point counts for an antenna only if the ray between them is free (embree ray casting
 to every `visibility_stride`-th antenna, interpolated linearly in between along the antenna list,
 which for the QAR50 runs along its lines); surfaces are two-sided (normals are turned towards the
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+import torch
 import trimesh
 
 from radarface.radar.array import RadarArray
@@ -39,8 +42,10 @@ class ScatterPoints:
     """Point scatterers sampled from a surface (radar frame)."""
 
     points_m: np.ndarray  # (P, 3)
-    normals: np.ndarray  # (P, 3) unit, facing the array
+    normals: np.ndarray  # (P, 3) unit, interpolated vertex normals (not yet facing the array)
     area_m2: np.ndarray  # (P,) surface area each point stands for
+    triangle: np.ndarray  # (P,) int64, the triangle each point lies on
+    barycentric: np.ndarray  # (P, 3) its barycentric coordinates in that triangle
 
 
 def _validate_mesh(vertices_m: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +87,7 @@ def sample_surface(
     points = np.einsum("pk,pkd->pd", bary, mesh.vertices[corners])
     normals = np.einsum("pk,pkd->pd", bary, mesh.vertex_normals[corners])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    return ScatterPoints(points, normals, np.full(n, total / n))
+    return ScatterPoints(points, normals, np.full(n, total / n), tri.astype(np.int64), bary)
 
 
 COARSE_STRIDE = 3  # visibility's first pass casts to every 3rd sampled antenna
@@ -149,14 +154,18 @@ def visibility(
 
 @dataclass(frozen=True)
 class MeshScatterers:
-    """Everything the simulator kernels need: points, normals and per-antenna factors."""
+    """Everything the simulators need (points, normals, per-antenna factors) and how the points
+    were sampled; numpy arrays, or tensors (`scatterers_from_vertices`)."""
 
     points_m: np.ndarray  # (P, 3)
-    normals: np.ndarray  # (P, 3)
+    normals: np.ndarray  # (P, 3) unit, facing the array
     area_m2: np.ndarray  # (P,)
     diffuse_phase_rad: np.ndarray  # (P,) random phase of the rough-surface term
     vis_tx: np.ndarray  # (P, n_tx) float32
     vis_rx: np.ndarray  # (P, n_rx) float32
+    triangle: np.ndarray  # (P,) int64, the triangle each point was sampled on
+    barycentric: np.ndarray  # (P, 3) its barycentric coordinates there
+    n_sampled: int  # points drawn before the invisible ones were dropped: area_m2 = area / this
 
 
 def mesh_scatterers(
@@ -185,4 +194,71 @@ def mesh_scatterers(
         phase[seen],
         vis_tx[seen],
         vis_rx[seen],
+        pts.triangle[seen],
+        pts.barycentric[seen],
+        len(pts.points_m),
+    )
+
+
+def _surface_torch(
+    vertices_m: torch.Tensor, faces: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(V, 3) unit vertex normals as trimesh computes them, and the total area, differentiably.
+
+    A vertex normal is the sum of its faces' unit normals weighted by their corner angles at the
+    vertex, normalised (Thuerrner & Wuethrich, "Computing Vertex Normals from Polygonal Facets",
+    J. Graphics Tools 3(1), 1998); trimesh leaves out faces whose cross product is below 1e-13
+    or that have a corner below 1e-8 rad.
+    """
+    a, b, c = (vertices_m[faces[:, k]] for k in range(3))
+    cross = torch.linalg.cross(b - a, c - a)
+    area2 = cross.norm(dim=1, keepdim=True)  # twice the triangle's area
+
+    def corner(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return torch.atan2(torch.linalg.cross(u, v).norm(dim=1), (u * v).sum(dim=1))
+
+    angle_a, angle_b = corner(b - a, c - a), corner(a - b, c - b)
+    angles = torch.stack([angle_a, angle_b, torch.pi - angle_a - angle_b], dim=1)
+    valid = (area2 > 1e-13) & (angles.detach() >= 1e-8).all(dim=1, keepdim=True)
+    unit = torch.where(valid, cross / area2.clamp(min=1e-13), 0.0)
+    normals = torch.zeros_like(vertices_m)
+    for k in range(3):
+        normals = normals.index_add(0, faces[:, k], angles[:, k, None] * unit)
+    return normals / normals.norm(dim=1, keepdim=True).clamp(min=1e-13), 0.5 * area2.sum()
+
+
+def scatterers_from_vertices(
+    vertices_m: torch.Tensor, triangles: np.ndarray | torch.Tensor, sc: MeshScatterers
+) -> MeshScatterers:
+    """`sc` recomputed from vertex tensors (V, 3) with the same sampling: tensor fields on the
+    vertices' device, differentiable in the points, normals and areas.
+
+    Points are the barycentric combinations of their triangles' vertices, normals the normalised
+    combinations of the vertex normals (turned as sc's normals are), areas the mesh's area over
+    the number of points drawn (as `sample_surface`); visibilities and diffuse phases are sc's
+    (without gradients).
+    """
+    device, dtype = vertices_m.device, vertices_m.dtype
+    if not isinstance(triangles, torch.Tensor):
+        triangles = torch.from_numpy(np.ascontiguousarray(triangles))
+    faces = triangles.to(device, torch.long)
+    tri = torch.as_tensor(sc.triangle, dtype=torch.long, device=device)
+    bary = torch.as_tensor(sc.barycentric, dtype=dtype, device=device)[:, :, None]
+    vertex_normals, total_area = _surface_torch(vertices_m, faces)
+    corners = faces[tri]  # (P, 3)
+    points = (bary * vertices_m[corners]).sum(dim=1)
+    normals = (bary * vertex_normals[corners]).sum(dim=1)
+    normals = normals / normals.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    turned = torch.as_tensor(sc.normals, dtype=dtype, device=device)
+    flip = (normals.detach() * turned).sum(dim=1, keepdim=True) < 0
+    return MeshScatterers(
+        points_m=points,
+        normals=torch.where(flip, -normals, normals),
+        area_m2=(total_area / sc.n_sampled).expand(len(tri)),
+        diffuse_phase_rad=torch.as_tensor(sc.diffuse_phase_rad, dtype=dtype, device=device),
+        vis_tx=torch.as_tensor(sc.vis_tx, device=device),
+        vis_rx=torch.as_tensor(sc.vis_rx, device=device),
+        triangle=tri,
+        barycentric=bary[:, :, 0],
+        n_sampled=sc.n_sampled,
     )
