@@ -9,12 +9,13 @@ fastest run (as `timeit` advises: slower runs measure other processes on a share
 references: the direct triple sum of the simulator (timed on a subset of
 scatterers and scaled linearly to all of them) and direct back-projection (timed on a subset of
 z slices and scaled linearly to the grid). With --device cuda the simulation and the imaging run in
-torch on the GPU (`simulate_scatterers_torch`, `backproject(..., device=...)`).
+torch on the GPU (`simulate(..., device=...)`, `backproject(..., device=...)`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -23,14 +24,16 @@ import numpy as np
 import torch
 
 from radarface.facemodel import load_face_model, resolve_face_model_path, sample_face_params
-from radarface.radar import backproject, backproject_reference, form_image, qar50_array
-from radarface.radar.array import ImagingGrid
-from radarface.radar.scene import MeshScatterers, mesh_scatterers
-from radarface.radar.simulate import (
-    simulate_scatterers,
-    simulate_scatterers_reference,
-    simulate_scatterers_torch,
+from radarface.radar import (
+    MeshScatterers,
+    backproject,
+    backproject_reference,
+    form_image,
+    mesh_scatterers,
+    qar50_array,
+    simulate,
 )
+from radarface.radar.array import ImagingGrid
 from radarface.render import RenderSettings, face_mesh, reflectance_of
 
 
@@ -43,7 +46,10 @@ def _timed(fn, *args, **kwargs):
 
 
 def _subset(sc: MeshScatterers, n: int) -> MeshScatterers:
-    return MeshScatterers(*(getattr(sc, f)[:n] for f in MeshScatterers.__dataclass_fields__))
+    per_point = [
+        f.name for f in dataclasses.fields(sc) if isinstance(getattr(sc, f.name), np.ndarray)
+    ]
+    return dataclasses.replace(sc, **{name: getattr(sc, name)[:n] for name in per_point})
 
 
 def main() -> None:
@@ -77,13 +83,8 @@ def main() -> None:
                 mesh_scatterers, array, vertices, model.triangles, settings.sampling, rng
             )
             threshold = settings.sampling.specular_threshold
-            if on_gpu:
-                with torch.no_grad():
-                    s, t_sim = _timed(
-                        simulate_scatterers_torch, array, sc, refl, threshold, args.device
-                    )
-            else:
-                s, t_sim = _timed(simulate_scatterers, array, sc, refl, threshold)
+            with torch.no_grad():  # numba on the CPU, torch on a GPU
+                s, t_sim = _timed(simulate, array, sc, refl, threshold, device=args.device)
             volume, t_bp = _timed(
                 backproject, s, array, grid, device=args.device if on_gpu else None
             )
@@ -97,7 +98,8 @@ def main() -> None:
     if not args.no_reference:
         s = s.cpu().numpy() if isinstance(s, torch.Tensor) else s
         n_ref = 200
-        _, t_ref_sim = _timed(simulate_scatterers_reference, array, _subset(sc, n_ref), refl)
+        subset = _subset(sc, n_ref)
+        _, t_ref_sim = _timed(simulate, array, subset, refl, threshold, method="reference")
         ref_sim = t_ref_sim * len(sc.points_m) / n_ref
         n_slices = 2
         sub = ImagingGrid(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from common import rel_rms
 
 from radarface.radar import ImagingGrid, RadarArray, backproject, qar50_array, simulate_points
 from radarface.radar.factorized import (
@@ -15,10 +16,6 @@ from radarface.radar.factorized import (
     factorized_applies,
     make_plan,
 )
-
-
-def rel_rms(a: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.linalg.norm(a - ref) / np.linalg.norm(ref))
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from common import rel_rms
 
 from radarface.radar import (
     SPEED_OF_LIGHT_M_S,
@@ -37,10 +38,6 @@ def scene(qar50: RadarArray) -> tuple[np.ndarray, ImagingGrid, np.ndarray]:
     s = simulate_points(qar50, points, np.array([1.0, 0.7j, 0.5 - 0.2j]))
     grid = ImagingGrid(n_x=16, n_y=16, pitch_m=3e-3, z_min_m=0.235, z_max_m=0.265, z_step_m=6e-3)
     return s, grid, backproject_reference(s, qar50, grid)
-
-
-def rel_rms(a: np.ndarray, ref: np.ndarray) -> float:
-    return float(np.linalg.norm(a - ref) / np.linalg.norm(ref))
 
 
 def refine_peak(profile: np.ndarray, coords_m: np.ndarray) -> float:

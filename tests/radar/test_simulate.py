@@ -4,36 +4,43 @@ from __future__ import annotations
 
 import dataclasses
 
+import numba
 import numpy as np
 import pytest
 import torch
+from common import rel_rms
 
-from radarface.radar import SPEED_OF_LIGHT_M_S, RadarArray, simulate_points
-from radarface.radar.scene import (
+from radarface.radar import (
+    SPEED_OF_LIGHT_M_S,
     MeshScatterers,
+    RadarArray,
     Reflectance,
     SamplingConfig,
-    mesh_scatterers,
-    visibility,
-)
-from radarface.radar.simulate import (
-    _OVERSAMPLE,
-    _node_window,
     add_noise,
+    mesh_scatterers,
+    scatterers_from_vertices,
+    simulate,
     simulate_mesh,
-    simulate_scatterers,
+    simulate_points,
     simulate_scatterers_reference,
     simulate_scatterers_torch,
 )
+from radarface.radar.nufft import OVERSAMPLE, node_window
+from radarface.radar.reflectance import (
+    lambert_factor_np,
+    lambert_factor_torch,
+    specular_lobe,
+    specular_lobe_np,
+    specular_lobe_torch,
+)
+from radarface.radar.scene import visibility
 
-FAST_SIMULATORS = {
-    "numba": simulate_scatterers,
-    "torch": lambda *args: simulate_scatterers_torch(*args).numpy(),
-}
+FAST_SIMULATORS = ("numba", "torch")
 
 
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+def _fast(array: RadarArray, sc: MeshScatterers, refl: Reflectance, method: str) -> np.ndarray:
+    s = simulate(array, sc, refl, 1e-12, method=method)
+    return s.numpy() if isinstance(s, torch.Tensor) else s
 
 
 def test_points_match_direct_formula(sparse_qar50: RadarArray) -> None:
@@ -48,7 +55,7 @@ def test_points_match_direct_formula(sparse_qar50: RadarArray) -> None:
     )
     assert s.shape == (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
     assert s.dtype == np.complex64
-    assert _rel(s, direct) < 1e-4
+    assert rel_rms(s, direct) < 1e-4
 
 
 @pytest.mark.parametrize("simulator", FAST_SIMULATORS)
@@ -62,9 +69,9 @@ def test_fast_mesh_simulation_matches_exact_sum(
     )
     refl = Reflectance(material=material, antenna_size=0.25)
     exact = simulate_scatterers_reference(sparse_qar50, sc, refl)
-    fast = FAST_SIMULATORS[simulator](sparse_qar50, sc, refl, 1e-12)
+    fast = _fast(sparse_qar50, sc, refl, simulator)
     assert fast.shape == exact.shape and fast.dtype == np.complex64
-    assert _rel(fast, exact) < 1e-3
+    assert rel_rms(fast, exact) < 1e-3
 
 
 @pytest.mark.parametrize("simulator", FAST_SIMULATORS)
@@ -83,12 +90,12 @@ def test_fast_simulation_with_and_without_wrapping_grids(
     d_rx = np.linalg.norm(sc.points_m[:, None] - array.rx_m[None], axis=2)
     tau_lo, tau_hi = (d_tx.min(axis=0) + d_rx.min(axis=1)).min(), (d_tx + d_rx.T).max()
     dk = 2 * np.pi * (array.freq_hz[1] - array.freq_hz[0]) / SPEED_OF_LIGHT_M_S
-    _, n_nodes = _node_window(tau_lo, tau_hi, dk, _OVERSAMPLE * n_freq)
-    assert (n_nodes > _OVERSAMPLE * n_freq) == (n_freq == 20)
+    _, n_nodes = node_window(tau_lo, tau_hi, dk, OVERSAMPLE * n_freq)
+    assert (n_nodes > OVERSAMPLE * n_freq) == (n_freq == 20)
     refl = Reflectance(material=0.5, antenna_size=0.25)
     exact = simulate_scatterers_reference(array, sc, refl)
-    fast = FAST_SIMULATORS[simulator](array, sc, refl, 1e-12)
-    assert _rel(fast, exact) < 1e-3
+    fast = _fast(array, sc, refl, simulator)
+    assert rel_rms(fast, exact) < 1e-3
 
 
 def test_torch_simulation_gradient_matches_finite_differences(sparse_qar50, make_plate) -> None:
@@ -119,7 +126,7 @@ def test_torch_simulation_gradient_matches_finite_differences(sparse_qar50, make
         plus[index] += step
         minus[index] -= step
         numeric[index] = (exact_loss(plus) - exact_loss(minus)) / (2 * step)
-    assert _rel(points.grad.numpy(), numeric) < 1e-2
+    assert rel_rms(points.grad.numpy(), numeric) < 1e-2
 
 
 def test_no_scatterers_give_zero_signal(sparse_qar50: RadarArray) -> None:
@@ -130,11 +137,73 @@ def test_no_scatterers_give_zero_signal(sparse_qar50: RadarArray) -> None:
         np.zeros(0),
         np.zeros((0, sparse_qar50.n_tx), np.float32),
         np.zeros((0, sparse_qar50.n_rx), np.float32),
+        np.zeros(0, np.int64),
+        np.zeros((0, 3)),
+        0,
     )
-    for simulate in FAST_SIMULATORS.values():
-        s = simulate(sparse_qar50, empty, Reflectance(), 1e-3)
+    for method in FAST_SIMULATORS:
+        s = _fast(sparse_qar50, empty, Reflectance(), method)
         assert s.shape == (sparse_qar50.n_tx, sparse_qar50.n_rx, sparse_qar50.n_freq)
         assert s.dtype == np.complex64 and not np.any(s)
+
+
+def test_simulate_methods_and_their_errors(sparse_qar50, make_plate) -> None:
+    vertices, faces = make_plate(0.04, (0.0, 0.01, 0.26), tilt_deg=5.0)
+    sc = mesh_scatterers(
+        sparse_qar50, vertices, faces, SamplingConfig(spacing_m=4e-3), np.random.default_rng(2)
+    )
+    refl = Reflectance(material=0.7, antenna_size=0.25)
+    auto = simulate(sparse_qar50, sc, refl, 1e-3)
+    assert isinstance(auto, np.ndarray)
+    np.testing.assert_array_equal(auto, simulate(sparse_qar50, sc, refl, 1e-3, method="numba"))
+    on_cpu = simulate(sparse_qar50, sc, refl, 1e-3, method="torch", device="cpu")
+    assert isinstance(on_cpu, torch.Tensor) and on_cpu.device.type == "cpu"
+    exact = simulate(sparse_qar50, sc, refl, 1e-3, method="reference")
+    np.testing.assert_array_equal(exact, simulate_scatterers_reference(sparse_qar50, sc, refl))
+    assert rel_rms(auto, exact) < 1e-3 and rel_rms(on_cpu.numpy(), exact) < 1e-3
+    with pytest.raises(ValueError, match="unknown method 'fft'; use 'auto' or one of numba, torch"):
+        simulate(sparse_qar50, sc, refl, 1e-3, method="fft")
+    # A non-uniform sweep: the NUFFT methods say so, the exact sum takes it.
+    freq_hz = np.sort(np.random.default_rng(0).uniform(72e9, 82e9, 16))
+    uneven = RadarArray(sparse_qar50.tx_m, sparse_qar50.rx_m, freq_hz)
+    for method in FAST_SIMULATORS:
+        with pytest.raises(ValueError, match="uniform frequency sweep; use method='reference'"):
+            simulate(uneven, sc, refl, 1e-3, method=method)
+    assert simulate(uneven, sc, refl, 1e-3, method="reference").shape == (12, 12, 16)
+
+
+@numba.njit
+def _lobes_f32(n_dot_h, h_norm, tau_m, inv_rho2, log_threshold, facing):  # pragma: no cover
+    """`specular_lobe` of float32 arrays in float32 arithmetic, as the numba kernel inlines it."""
+    out = np.empty_like(n_dot_h)
+    for i in range(len(out)):
+        out[i] = specular_lobe(n_dot_h[i], h_norm[i], tau_m[i], inv_rho2, log_threshold, facing[i])
+    return out
+
+
+def test_reflectance_functions_agree_between_numba_and_torch() -> None:
+    # The numba scalars (as float64 ufuncs, as the exact sum evaluates them, and in float32, as
+    # the kernel does) against their torch twins, on physical half-vectors.
+    rng = np.random.default_rng(0)
+    h_norm = rng.uniform(0.2, 2.0, 4000)
+    n_dot_h = h_norm * np.concatenate([rng.uniform(-1, 1, 1000), 1 - rng.exponential(0.01, 3000)])
+    tau, facing = rng.uniform(0.4, 0.7, 4000), rng.random(4000) < 0.9
+    inv_rho2, log_thr = 1 / 0.0625**2, np.log(1e-3)
+    for log_threshold in (-np.inf, log_thr):
+        lobe = specular_lobe_np(n_dot_h, h_norm, tau, inv_rho2, log_threshold, facing)
+        tensors = map(torch.from_numpy, (n_dot_h, h_norm, tau))
+        twin = specular_lobe_torch(*tensors, inv_rho2, log_threshold, torch.from_numpy(facing))
+        np.testing.assert_allclose(lobe, twin.numpy(), rtol=1e-12, atol=0)
+    assert 0 < np.mean(lobe > 0) < 1  # both sides of the threshold, of n.h = 0 and of facing
+    args32 = [x.astype(np.float32) for x in (n_dot_h, h_norm, tau)]
+    lobe32 = _lobes_f32(*args32, np.float32(inv_rho2), np.float32(log_thr), facing)
+    tensors = map(torch.from_numpy, args32)
+    twin32 = specular_lobe_torch(*tensors, inv_rho2, log_thr, torch.from_numpy(facing)).numpy()
+    near_cut = np.abs(np.log(np.maximum(twin32, 1e-30)) - log_thr) < 1e-4
+    np.testing.assert_allclose(lobe32[~near_cut], twin32[~near_cut], rtol=1e-5, atol=0)
+    cos_theta = np.concatenate([rng.uniform(-1, 1, 1000), [0.0, 1.0]])
+    lambert = lambert_factor_torch(torch.from_numpy(cos_theta)).numpy()
+    np.testing.assert_allclose(lambert_factor_np(cos_theta), lambert, rtol=1e-15, atol=0)
 
 
 def _power(array: RadarArray, make_plate, tilt_deg: float, material: float) -> float:
@@ -207,11 +276,60 @@ def test_threaded_ray_casting_equals_one_thread(make_plate) -> None:
     np.testing.assert_array_equal(many, one)
 
 
+def _cap(n: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A 6 x 6 cm piece of an 8 cm sphere facing the array, n x n vertices, its triangles wound
+    towards the array (away if `flip`)."""
+    x, y = np.meshgrid(np.linspace(-0.03, 0.03, n), np.linspace(-0.03, 0.03, n))
+    z = 0.33 - np.sqrt(0.08**2 - x**2 - y**2)
+    vertices = np.stack([x, y, z], axis=-1).reshape(-1, 3)
+    cells = [
+        (r * n + c, r * n + c + 1, (r + 1) * n + c) for r in range(n - 1) for c in range(n - 1)
+    ]
+    faces = np.array([t for a, b, c in cells for t in ((a, c, b), (b, c, c + 1))])
+    return vertices, faces[:, ::-1] if flip else faces
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_scatterers_from_vertex_tensors_repeat_the_sampling(sparse_qar50, make_plate, flip) -> None:
+    cap_v, cap_f = _cap(7, flip)
+    hidden_v, hidden_f = make_plate(0.01, (0.0, 0.0, 0.3))  # behind the cap: all its points drop
+    vertices, faces = np.concatenate([cap_v, hidden_v]), np.concatenate([cap_f, hidden_f + 49])
+    sc = mesh_scatterers(
+        sparse_qar50, vertices, faces, SamplingConfig(spacing_m=3e-3), np.random.default_rng(4)
+    )
+    assert sc.triangle.dtype == np.int64 and sc.barycentric.shape == (len(sc.points_m), 3)
+    assert sc.n_sampled > len(sc.points_m) > 100
+    v = torch.tensor(vertices, requires_grad=True)
+    again = scatterers_from_vertices(v, faces, sc)
+    np.testing.assert_allclose(again.points_m.detach(), sc.points_m, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(again.normals.detach(), sc.normals, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(again.area_m2.detach(), sc.area_m2, rtol=1e-9)
+    np.testing.assert_array_equal(again.vis_tx, sc.vis_tx)
+    refl = Reflectance(0.5, 0.25)
+    s = simulate(sparse_qar50, again, refl, 1e-3)  # auto: torch, for tensor scatterers
+    assert rel_rms(s.detach().numpy(), simulate(sparse_qar50, sc, refl, 1e-3)) < 1e-4
+    s.abs().square().sum().backward()
+    assert torch.isfinite(v.grad).all() and v.grad.abs().sum() > 0
+
+
+def test_scatterer_geometry_gradients_are_exact(sparse_qar50) -> None:
+    vertices, faces = _cap(4, flip=False)
+    sc = mesh_scatterers(
+        sparse_qar50, vertices, faces, SamplingConfig(spacing_m=1e-2), np.random.default_rng(4)
+    )
+
+    def geometry(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        again = scatterers_from_vertices(v, faces, sc)
+        return again.points_m, again.normals, again.area_m2
+
+    assert torch.autograd.gradcheck(geometry, (torch.tensor(vertices, requires_grad=True),))
+
+
 def test_same_seed_same_signal_other_seed_other_speckle(sparse_qar50, make_plate) -> None:
     vertices, faces = make_plate(0.05, (0.0, 0.0, 0.25))
     a, b, c = (simulate_mesh(sparse_qar50, vertices, faces, seed=s) for s in (7, 7, 8))
     np.testing.assert_array_equal(a, b)
-    assert _rel(a, c) > 0.1
+    assert rel_rms(a, c) > 0.1
 
 
 def test_noise_reaches_requested_snr() -> None:

@@ -6,6 +6,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "array": [
+            "SamplingConfig",
             "SPEED_OF_LIGHT_M_S",
             "ImagingGrid",
             "RadarArray",
@@ -24,12 +25,19 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "imaging": ["backproject", "backproject_reference", "backproject_torch"],
         "measured": ["read_maroon", "read_measurement", "write_measurement"],
-        "scene": ["ANTENNA_SIZE_UNIT_M", "Reflectance", "SamplingConfig"],
-        "simulate": [
+        "reflectance": ["ANTENNA_SIZE_UNIT_M", "Reflectance"],
+        "scene": [
+            "MeshScatterers",
+            "mesh_scatterers",
+            "scatterers_from_vertices",
+        ],
+        "simulation": [
             "add_noise",
             "coherent_sum",
+            "simulate",
             "simulate_mesh",
             "simulate_points",
+            "simulate_scatterers_reference",
             "simulate_scatterers_torch",
         ],
     },

@@ -146,3 +146,12 @@ class ImagingGrid:
         """(n_z,) slice depths, increasing, spaced by z_step_m, covering [z_min_m, z_max_m]."""
         n = int(np.floor((self.z_max_m - self.z_min_m) / self.z_step_m + 1e-9)) + 1
         return self.z_min_m + np.arange(n) * self.z_step_m
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How a mesh becomes point scatterers."""
+
+    spacing_m: float = 2e-3  # one point per spacing^2 of surface, about lambda / 2 at 77 GHz
+    visibility_stride: int = 6  # cast occlusion rays to every n-th antenna (1 = all)
+    specular_threshold: float = 1e-3  # lobe values below this are dropped

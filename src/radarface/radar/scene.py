@@ -1,21 +1,10 @@
-"""Mesh scenes for the radar simulator: surface sampling, visibility and reflectance.
+"""Mesh scenes for the radar simulator: surface sampling, normals and visibility.
 
 A mesh is turned into point scatterers: area-weighted random points with interpolated normals (the
-simulator's random component, which produces speckle). Each point scatters towards the array with
-
-* a diffuse term: incoherent (a random phase per point, a surface rough on the wavelength scale),
-  Lambertian, field amplitude sqrt(a_p cos(theta_tx) cos(theta_rx)) for a patch of area a_p, so
-  that the scattered power grows with area and does not depend on the sampling density;
-* a specular term: coherent, amplitude sqrt(4 pi) a_p / lambda (a flat plate of area A at normal
-  incidence has RCS 4 pi A^2 / lambda^2, Knott, "Radar Cross Section", ch. 5), times a bistatic lobe
-  around the half-vector h of the TX and RX directions,
-  L = exp(-(1 - n.h) / sigma^2)  (a Gaussian lobe in the angle between n and h for small angles),
-  where sigma follows from the paper's antenna size: a specular ray that misses the mirror
-  direction by 2 theta passes an antenna about theta (d_tx + d_rx) off its centre; it is still
-  received within the capture radius rho = antenna_size * ANTENNA_SIZE_UNIT_M, hence
-  sigma = rho / (d_tx + d_rx), about antenna_size / 2 radians at the nominal range.
-
-The material factor m mixes the two linearly: w = (1 - m) w_diffuse + m w_specular.
+simulator's random component, which produces speckle), each standing for an equal share of the
+surface area; how they scatter is `radarface.radar.reflectance`. The sampling (triangle and
+barycentric coordinates of each point) is kept, so that `scatterers_from_vertices` recomputes the
+same points from vertex tensors, differentiably.
 Occlusion: a point counts for an antenna only if the ray between them is free (embree ray casting
 to every `visibility_stride`-th antenna, interpolated linearly in between along the antenna list,
 which for the QAR50 runs along its lines); surfaces are two-sided (normals are turned towards the
@@ -29,42 +18,10 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+import torch
 import trimesh
 
-from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
-
-# The paper's antenna size (0.2-0.3) is a capture radius in units of the nominal 25 cm range: 5 to
-# 7.5 cm, far wider than the real antennas, standing in for the spread of real waves off skin
-# (paper 3.2). The lobes (5.7-8.6 degrees) then cover a glint's Fresnel zone on a head-sized
-# curvature (about sqrt(lambda R / 2) = 11 mm for R = 6 cm, 0.14 rad of normal at 8 cm radius).
-ANTENNA_SIZE_UNIT_M = 0.25
-
-
-@dataclass(frozen=True)
-class Reflectance:
-    """The paper's rendering parameters: material (0 diffuse ... 1 specular) and antenna size."""
-
-    material: float = 0.5
-    antenna_size: float = 0.25
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.material <= 1.0:
-            raise ValueError(f"material must lie in [0, 1], got {self.material}")
-        if not self.antenna_size > 0.0:
-            raise ValueError(f"antenna_size must be positive, got {self.antenna_size}")
-
-    @property
-    def capture_radius_m(self) -> float:
-        return self.antenna_size * ANTENNA_SIZE_UNIT_M
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How a mesh becomes point scatterers."""
-
-    spacing_m: float = 2e-3  # one point per spacing^2 of surface, about lambda / 2 at 77 GHz
-    visibility_stride: int = 6  # cast occlusion rays to every n-th antenna (1 = all)
-    specular_threshold: float = 1e-3  # lobe values below this are dropped
+from radarface.radar.array import RadarArray, SamplingConfig
 
 
 @dataclass(frozen=True)
@@ -72,8 +29,10 @@ class ScatterPoints:
     """Point scatterers sampled from a surface (radar frame)."""
 
     points_m: np.ndarray  # (P, 3)
-    normals: np.ndarray  # (P, 3) unit, facing the array
+    normals: np.ndarray  # (P, 3) unit, interpolated vertex normals (not yet facing the array)
     area_m2: np.ndarray  # (P,) surface area each point stands for
+    triangle: np.ndarray  # (P,) int64, the triangle each point lies on
+    barycentric: np.ndarray  # (P, 3) its barycentric coordinates in that triangle
 
 
 def _validate_mesh(vertices_m: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +74,7 @@ def sample_surface(
     points = np.einsum("pk,pkd->pd", bary, mesh.vertices[corners])
     normals = np.einsum("pk,pkd->pd", bary, mesh.vertex_normals[corners])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    return ScatterPoints(points, normals, np.full(n, total / n))
+    return ScatterPoints(points, normals, np.full(n, total / n), tri.astype(np.int64), bary)
 
 
 COARSE_STRIDE = 3  # visibility's first pass casts to every 3rd sampled antenna
@@ -182,14 +141,18 @@ def visibility(
 
 @dataclass(frozen=True)
 class MeshScatterers:
-    """Everything the simulator kernels need: points, normals and per-antenna factors."""
+    """Everything the simulators need (points, normals, per-antenna factors) and how the points
+    were sampled; numpy arrays, or tensors (`scatterers_from_vertices`)."""
 
     points_m: np.ndarray  # (P, 3)
-    normals: np.ndarray  # (P, 3)
+    normals: np.ndarray  # (P, 3) unit, facing the array
     area_m2: np.ndarray  # (P,)
     diffuse_phase_rad: np.ndarray  # (P,) random phase of the rough-surface term
     vis_tx: np.ndarray  # (P, n_tx) float32
     vis_rx: np.ndarray  # (P, n_rx) float32
+    triangle: np.ndarray  # (P,) int64, the triangle each point was sampled on
+    barycentric: np.ndarray  # (P, 3) its barycentric coordinates there
+    n_sampled: int  # points drawn before the invisible ones were dropped: area_m2 = area / this
 
 
 def mesh_scatterers(
@@ -218,8 +181,71 @@ def mesh_scatterers(
         phase[seen],
         vis_tx[seen],
         vis_rx[seen],
+        pts.triangle[seen],
+        pts.barycentric[seen],
+        len(pts.points_m),
     )
 
 
-def centre_wavelength_m(array: RadarArray) -> float:
-    return SPEED_OF_LIGHT_M_S / float(np.mean(array.freq_hz))
+def _surface_torch(
+    vertices_m: torch.Tensor, faces: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(V, 3) unit vertex normals as trimesh computes them, and the total area, differentiably.
+
+    A vertex normal is the sum of its faces' unit normals weighted by their corner angles at the
+    vertex, normalised (Thuerrner & Wuethrich, "Computing Vertex Normals from Polygonal Facets",
+    J. Graphics Tools 3(1), 1998); trimesh leaves out faces whose cross product is below 1e-13
+    or that have a corner below 1e-8 rad.
+    """
+    a, b, c = (vertices_m[faces[:, k]] for k in range(3))
+    cross = torch.linalg.cross(b - a, c - a)
+    area2 = cross.norm(dim=1, keepdim=True)  # twice the triangle's area
+
+    def corner(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return torch.atan2(torch.linalg.cross(u, v).norm(dim=1), (u * v).sum(dim=1))
+
+    angle_a, angle_b = corner(b - a, c - a), corner(a - b, c - b)
+    angles = torch.stack([angle_a, angle_b, torch.pi - angle_a - angle_b], dim=1)
+    valid = (area2 > 1e-13) & (angles.detach() >= 1e-8).all(dim=1, keepdim=True)
+    unit = torch.where(valid, cross / area2.clamp(min=1e-13), 0.0)
+    normals = torch.zeros_like(vertices_m)
+    for k in range(3):
+        normals = normals.index_add(0, faces[:, k], angles[:, k, None] * unit)
+    return normals / normals.norm(dim=1, keepdim=True).clamp(min=1e-13), 0.5 * area2.sum()
+
+
+def scatterers_from_vertices(
+    vertices_m: torch.Tensor, triangles: np.ndarray | torch.Tensor, sc: MeshScatterers
+) -> MeshScatterers:
+    """`sc` recomputed from vertex tensors (V, 3) with the same sampling: tensor fields on the
+    vertices' device, differentiable in the points, normals and areas.
+
+    Points are the barycentric combinations of their triangles' vertices, normals the normalised
+    combinations of the vertex normals (turned as sc's normals are), areas the mesh's area over
+    the number of points drawn (as `sample_surface`); visibilities and diffuse phases are sc's
+    (without gradients).
+    """
+    device, dtype = vertices_m.device, vertices_m.dtype
+    if not isinstance(triangles, torch.Tensor):
+        triangles = torch.from_numpy(np.ascontiguousarray(triangles))
+    faces = triangles.to(device, torch.long)
+    tri = torch.as_tensor(sc.triangle, dtype=torch.long, device=device)
+    bary = torch.as_tensor(sc.barycentric, dtype=dtype, device=device)[:, :, None]
+    vertex_normals, total_area = _surface_torch(vertices_m, faces)
+    corners = faces[tri]  # (P, 3)
+    points = (bary * vertices_m[corners]).sum(dim=1)
+    normals = (bary * vertex_normals[corners]).sum(dim=1)
+    normals = normals / normals.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    turned = torch.as_tensor(sc.normals, dtype=dtype, device=device)
+    flip = (normals.detach() * turned).sum(dim=1, keepdim=True) < 0
+    return MeshScatterers(
+        points_m=points,
+        normals=torch.where(flip, -normals, normals),
+        area_m2=(total_area / sc.n_sampled).expand(len(tri)),
+        diffuse_phase_rad=torch.as_tensor(sc.diffuse_phase_rad, dtype=dtype, device=device),
+        vis_tx=torch.as_tensor(sc.vis_tx, device=device),
+        vis_rx=torch.as_tensor(sc.vis_rx, device=device),
+        triangle=tri,
+        barycentric=bary[:, :, 0],
+        n_sampled=sc.n_sampled,
+    )

@@ -1,0 +1,208 @@
+"""The scattering model: how a surface point scatters from a TX to an RX antenna.
+
+A mesh becomes point scatterers (`radarface.radar.scene`): area-weighted random points with
+interpolated normals. Each point p of area a_p, normal n, scatters from TX t to RX r with unit
+vectors u_t, u_r from the point to the antennas, cos(theta) = n.u, path length tau = d_t + d_r,
+through
+
+* a diffuse term: incoherent (a random phase phi_p per point, a surface rough on the wavelength
+  scale), Lambertian, field amplitude sqrt(a_p cos(theta_t) cos(theta_r)) e^(j phi_p) (a bistatic
+  Lambertian patch of RCS a_p cos cos, albedo 1/4), so that the scattered power grows with area
+  and does not depend on the sampling density;
+* a specular term: coherent, amplitude sqrt(4 pi) a_p / lambda (a flat plate of area A at normal
+  incidence has RCS 4 pi A^2 / lambda^2, Knott, "Radar Cross Section", ch. 5), times a bistatic lobe
+  around the half-vector h = u_t + u_r,
+  L = exp(-(1 - n.h / |h|) / sigma^2)  (a Gaussian lobe in the angle between n and h for small
+  angles), where sigma follows from the paper's antenna size: a specular ray that misses the mirror
+  direction by 2 theta passes an antenna about theta tau off its centre; it is still
+  received within the capture radius rho = antenna_size * ANTENNA_SIZE_UNIT_M, hence
+  sigma = rho / tau, about antenna_size / 2 radians at the nominal range.
+
+The material factor m mixes the two linearly: w = (1 - m) w_diffuse + m w_specular. Both terms
+count only where the point faces both antennas (cos(theta_t), cos(theta_r) > 0).
+
+The simulators evaluate, per point, TX and RX (carrier c = vis e^(-j k d) / d per antenna),
+
+    v = c_t c_r (w_d g(cos theta_t) g(cos theta_r) + w_s L),
+
+with the per-point weights w_d, w_s of `point_weights`, the diffuse factor g = `lambert_factor`
+(separable: computed once per antenna and point) and the lobe L = `specular_lobe` (per pair);
+`may_glint` bounds the lobe to skip points that cannot glint. Each is written once here: as a
+scalar numba function (called by the numba kernel in float32, and as a ufunc in float64 by the
+exact reference) and as its torch twin, which must compute the same formula. numba checks its
+cache of a kernel against the kernel's own file only: after changing a numba function here,
+delete the cached kernels (radarface/radar/__pycache__/*.nbi and *.nbc).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+from numba import types
+from numba.extending import overload
+
+from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
+from radarface.radar.profiles import bits_as_float32
+
+# The paper's antenna size (0.2-0.3) is a capture radius in units of the nominal 25 cm range: 5 to
+# 7.5 cm, far wider than the real antennas, standing in for the spread of real waves off skin
+# (paper 3.2). The lobes (5.7-8.6 degrees) then cover a glint's Fresnel zone on a head-sized
+# curvature (about sqrt(lambda R / 2) = 11 mm for R = 6 cm, 0.14 rad of normal at 8 cm radius).
+ANTENNA_SIZE_UNIT_M = 0.25
+
+
+@dataclass(frozen=True)
+class Reflectance:
+    """The paper's rendering parameters: material (0 diffuse ... 1 specular) and antenna size."""
+
+    material: float = 0.5
+    antenna_size: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.material <= 1.0:
+            raise ValueError(f"material must lie in [0, 1], got {self.material}")
+        if not self.antenna_size > 0.0:
+            raise ValueError(f"antenna_size must be positive, got {self.antenna_size}")
+
+    @property
+    def capture_radius_m(self) -> float:
+        return self.antenna_size * ANTENNA_SIZE_UNIT_M
+
+
+def centre_wavelength_m(array: RadarArray) -> float:
+    """The wavelength at the sweep's mean frequency, lambda of the specular amplitude."""
+    return SPEED_OF_LIGHT_M_S / float(np.mean(array.freq_hz))
+
+
+def point_weights(
+    array: RadarArray, area_m2: torch.Tensor, phase_rad: torch.Tensor, reflectance: Reflectance
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Diffuse (complex64, random phase) and specular (float32) amplitudes per point (P,),
+    material-mixed; differentiable in the areas and phases."""
+    # Diffuse: sqrt(a_p) e^(j phi_p) (the cosines are the antennas' lambert_factor).
+    diffuse = (
+        (1 - reflectance.material)
+        * area_m2.sqrt()
+        * torch.polar(torch.ones_like(phase_rad), phase_rad)
+    )
+    # Specular: sqrt(4 pi) a_p / lambda, the square root of a plate's RCS (the lobe is L).
+    specular = reflectance.material * math.sqrt(4 * math.pi) * area_m2 / centre_wavelength_m(array)
+    return diffuse.to(torch.complex64), specular.float()
+
+
+def point_weights_np(
+    array: RadarArray, area_m2: np.ndarray, phase_rad: np.ndarray, reflectance: Reflectance
+) -> tuple[np.ndarray, np.ndarray]:
+    """`point_weights` of numpy areas and phases, as numpy arrays."""
+    diffuse, specular = point_weights(
+        array, torch.as_tensor(area_m2), torch.as_tensor(phase_rad), reflectance
+    )
+    return diffuse.numpy(), specular.numpy()
+
+
+@numba.njit(inline="always")
+def lambert_factor(cos_theta: float) -> float:  # pragma: no cover - compiled
+    """g = sqrt(cos theta) towards an antenna, 0 behind the surface: the diffuse amplitude is
+    sqrt(a_p) g(cos theta_t) g(cos theta_r)."""
+    return np.sqrt(max(cos_theta, 0.0))
+
+
+def lambert_factor_torch(cos_theta: torch.Tensor) -> torch.Tensor:
+    """`lambert_factor` in torch (finite gradient at cos theta = 0)."""
+    return torch.where(cos_theta > 0, cos_theta.clamp(min=1e-12).sqrt(), 0.0)
+
+
+@numba.njit(fastmath=True, inline="always")
+def _exp_f32(x: np.float32) -> np.float32:  # pragma: no cover - compiled
+    """exp(x) for -87 < x <= 0 in float32 arithmetic (vectorisable; relative error ~2e-6).
+
+    exp(x) = 2^n 2^f with n = floor(x log2 e), f in [0, 1): 2^f by its Taylor series to degree 7,
+    2^n by writing n + 127 into the float32 exponent bits.
+    """
+    y = x * np.float32(1.4426950408889634)
+    n = np.float32(math.floor(y))
+    a = (y - n) * np.float32(0.6931471805599453)
+    poly = np.float32(1.0) + a * (np.float32(1.0) + a * (np.float32(1 / 2) + a * (
+        np.float32(1 / 6) + a * (np.float32(1 / 24) + a * (np.float32(1 / 120) + a * (
+            np.float32(1 / 720) + a * np.float32(1 / 5040)))))))  # fmt: skip
+    return poly * bits_as_float32(np.int32((np.int32(n) + 127) << 23))
+
+
+def _exp(x: float) -> float:
+    """exp in x's arithmetic, for numba: `_exp_f32` in float32 (the kernel), libm in float64."""
+    raise NotImplementedError("numba only")
+
+
+@overload(_exp, inline="always")
+def _exp_numba(x):  # pragma: no cover - compiled
+    if x == types.float32:
+        return lambda x: _exp_f32(x)
+    return lambda x: math.exp(x)
+
+
+@numba.njit(inline="always")
+def specular_lobe(
+    n_dot_h: float,
+    h_norm: float,
+    tau_m: float,
+    inv_rho2: float,
+    log_threshold: float,
+    facing: bool,
+) -> float:  # pragma: no cover - compiled
+    """L = exp(-(1 - n.h / |h|) tau^2 / rho^2) for the half-vector h = u_t + u_r; 0 unless the
+    point is `facing` both antennas and n.h > 0 and ln L > log_threshold.
+
+    n.h, |h|, the path length tau and 1 / rho^2 in one float type (float32 in the kernel).
+    """
+    log_lobe = (n_dot_h / h_norm - np.float32(1.0)) * tau_m * tau_m * inv_rho2
+    seen = (n_dot_h > 0) & facing & (log_lobe > log_threshold)
+    return _exp(log_lobe) if seen else np.float32(0.0)
+
+
+def specular_lobe_torch(
+    n_dot_h: torch.Tensor,
+    h_norm: torch.Tensor,
+    tau_m: torch.Tensor,
+    inv_rho2: float,
+    log_threshold: float,
+    facing: torch.Tensor,
+) -> torch.Tensor:
+    """`specular_lobe` in torch, elementwise."""
+    log_lobe = (n_dot_h / h_norm - 1.0) * tau_m * tau_m * inv_rho2
+    seen = (n_dot_h > 0) & facing & (log_lobe > log_threshold)
+    return torch.where(seen, torch.exp(log_lobe.clamp(max=0.0)), 0.0)
+
+
+# The numba scalars as numpy ufuncs, for the exact sum (compiled for float64 on its first call).
+lambert_factor_np = numba.vectorize(cache=True)(lambert_factor.py_func)
+specular_lobe_np = numba.vectorize(cache=True)(specular_lobe.py_func)
+
+
+def may_glint(
+    array: RadarArray,
+    points_m: np.ndarray,
+    normals: np.ndarray,
+    reflectance: Reflectance,
+    threshold: float,
+) -> np.ndarray:
+    """(P,) bool: False where no TX-RX half-vector can come within the specular lobe of n.
+
+    Every half-vector lies within the cone of directions from the point to the antennas, of
+    half-angle alpha around the direction to the array centre; `specular_lobe` is below
+    `threshold` beyond angle(n, h) = arccos(1 + ln(threshold) (rho / tau_min)^2), its inverse.
+    """
+    antennas = np.concatenate([array.tx_m, array.rx_m])
+    centre = antennas.mean(axis=0)
+    to_centre = centre - points_m
+    dist = np.linalg.norm(to_centre, axis=1)
+    spread = np.linalg.norm(antennas[None, :, :] - centre, axis=2).max()
+    alpha = np.arcsin(np.clip(spread / dist, 0.0, 1.0))
+    normal_angle = np.arccos(np.clip(np.einsum("pd,pd->p", normals, to_centre) / dist, -1, 1))
+    tau_min = 2 * np.maximum(dist - spread, 1e-6)
+    cos_cut = 1 + math.log(threshold) * (reflectance.capture_radius_m / tau_min) ** 2
+    lobe_angle = np.arccos(np.clip(cos_cut, -1.0, 1.0))
+    return normal_angle - alpha < lobe_angle

@@ -1,0 +1,186 @@
+"""The mesh simulator on the CPU: the NUFFT of `radarface.radar.nufft` spread by numba kernels."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from radarface.radar.array import RadarArray
+from radarface.radar.nufft import (
+    FIRST,
+    OVERSAMPLE,
+    SHIFT,
+    TABLE_STEPS,
+    TAPS,
+    kernel_table,
+    node_window,
+    sweep_wavenumbers,
+    window_modes,
+)
+from radarface.radar.profiles import unit_phasor
+from radarface.radar.reflectance import (
+    Reflectance,
+    lambert_factor,
+    may_glint,
+    point_weights_np,
+    specular_lobe,
+)
+from radarface.radar.scene import MeshScatterers
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _spread_pairs(
+    c_tx,
+    c_rx,
+    g_tx,
+    g_rx,
+    d_tx,
+    d_rx,
+    u_tx,
+    u_rx,
+    normals,
+    diffuse_w,
+    specular_w,
+    specular_points,
+    capture_radius_m,
+    log_threshold,
+    dk,
+    n_grid,
+    first_node,
+    n_window,
+    table,
+):  # pragma: no cover - compiled
+    """Grid every pair's scatterer sum: (n_tx, n_rx, n_window) complex64, window node j being
+    grid node first_node + j (mod n_grid; see radarface.radar.nufft).
+
+    Per pair and point: v = c_tx c_rx (diffuse_w g_tx g_rx + specular_w L), tau = d_tx + d_rx,
+    with g and L of radarface.radar.reflectance. TX-side arrays are (n_tx, P[, 3]), RX-side
+    arrays (P, n_rx) and u_rx (P, 3, n_rx): for one TX and point, branch-free float32 loops over
+    the RX compute every contribution and its grid position (vectorised), a last one spreads
+    them, each RX into its own grid.
+    """
+    n_tx, n_pts = c_tx.shape
+    n_rx = c_rx.shape[1]
+    grids = np.zeros((n_tx, n_rx, n_window), dtype=np.complex64)
+    two_pi = np.float32(2.0 * np.pi)
+    inv_h = np.float32(n_grid / (2.0 * np.pi))
+    inv_r2 = np.float32(1.0 / capture_radius_m**2)
+    log_thr = np.float32(log_threshold)
+    dk32, shift, steps = np.float32(dk), np.float32(SHIFT), np.float32(TABLE_STEPS)
+    for t in numba.prange(n_tx):
+        grid_t = grids[t]
+        v = np.empty(n_rx, dtype=np.complex64)
+        base = np.empty(n_rx, dtype=np.int32)
+        row = np.empty(n_rx, dtype=np.uint32)
+        for p in range(n_pts):
+            ct = c_tx[t, p]
+            if ct == 0:
+                continue
+            wt = diffuse_w[p] * g_tx[t, p]
+            dt = d_tx[t, p]
+            for r in range(n_rx):
+                theta = (dt + d_rx[p, r]) * dk32  # float32 throughout: vectorised
+                pos = (theta - two_pi * np.floor(theta / two_pi)) * inv_h
+                l0 = np.int32(pos + shift)
+                base[r] = l0 - FIRST - first_node
+                row[r] = np.uint32((pos - np.float32(l0) + shift) * steps)
+                v[r] = ct * c_rx[p, r] * (wt * g_rx[p, r])
+            if specular_points[p] and g_tx[t, p] != 0:
+                nx, ny, nz = normals[p, 0], normals[p, 1], normals[p, 2]
+                ux, uy, uz = u_tx[t, p, 0], u_tx[t, p, 1], u_tx[t, p, 2]
+                spec = ct * specular_w[p]
+                for r in range(n_rx):  # branch-free, so that it vectorises
+                    hx, hy, hz = ux + u_rx[p, 0, r], uy + u_rx[p, 1, r], uz + u_rx[p, 2, r]
+                    n_dot_h = nx * hx + ny * hy + nz * hz
+                    h_norm = np.sqrt(hx * hx + hy * hy + hz * hz)
+                    tau, facing = dt + d_rx[p, r], g_rx[p, r] != 0
+                    lobe = specular_lobe(n_dot_h, h_norm, tau, inv_r2, log_thr, facing)
+                    v[r] += spec * c_rx[p, r] * lobe
+            for r in range(n_rx):
+                taps = table[row[r]]
+                g = grid_t[r]
+                start, vr = np.uintp(base[r]), v[r]
+                for k in range(np.uintp(TAPS)):
+                    g[start + k] += vr * taps[k]
+    return grids
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _antenna_terms(antennas_m, vis, points_m, normals, k_carrier):  # pragma: no cover - compiled
+    """Per (antenna, point): carrier exp(-j k d) vis / d, Lambert factor g, distance d, unit
+    vector u.
+
+    antennas_m (n_ant, 3), vis (P, n_ant), points_m and normals (P, 3) -> arrays (n_ant, P)
+    and (n_ant, P, 3). The carrier phasor comes from radarface.radar.profiles.unit_phasor.
+    """
+    inv_lambda = k_carrier / (2 * np.pi)
+    n_ant, n_pts = antennas_m.shape[0], points_m.shape[0]
+    carrier = np.empty((n_ant, n_pts), dtype=np.complex64)
+    lambert = np.empty((n_ant, n_pts), dtype=np.float32)
+    dist = np.empty((n_ant, n_pts), dtype=np.float32)
+    unit = np.empty((n_ant, n_pts, 3), dtype=np.float32)
+    for a in numba.prange(n_ant):
+        for p in range(n_pts):
+            ux = antennas_m[a, 0] - points_m[p, 0]
+            uy = antennas_m[a, 1] - points_m[p, 1]
+            uz = antennas_m[a, 2] - points_m[p, 2]
+            d = np.sqrt(ux * ux + uy * uy + uz * uz)
+            ux, uy, uz = ux / d, uy / d, uz / d
+            cos = ux * normals[p, 0] + uy * normals[p, 1] + uz * normals[p, 2]
+            cs, sn = unit_phasor(d, inv_lambda)  # exp(-j k d) = cs - j sn
+            amp = vis[p, a] / d
+            carrier[a, p] = amp * cs - 1j * (amp * sn)
+            lambert[a, p] = lambert_factor(cos)
+            dist[a, p] = d
+            unit[a, p, 0], unit[a, p, 1], unit[a, p, 2] = ux, uy, uz
+    return carrier, lambert, dist, unit
+
+
+def simulate_scatterers_numba(
+    array: RadarArray, sc: MeshScatterers, reflectance: Reflectance, specular_threshold: float
+) -> np.ndarray:
+    """S (n_tx, n_rx, n_freq) complex64 of sampled mesh scatterers (numpy fields) on the CPU;
+    needs a uniform sweep."""
+    k_carrier, dk = sweep_wavenumbers(array)
+    if len(sc.points_m) == 0:
+        return np.zeros((array.n_tx, array.n_rx, array.n_freq), dtype=np.complex64)
+    c_tx, g_tx, d_tx, u_tx = _antenna_terms(
+        array.tx_m, sc.vis_tx, sc.points_m, sc.normals, k_carrier
+    )
+    c_rx, g_rx, d_rx, u_rx = _antenna_terms(
+        array.rx_m, sc.vis_rx, sc.points_m, sc.normals, k_carrier
+    )
+    c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
+    u_rx = np.ascontiguousarray(u_rx.transpose(1, 2, 0))  # (P, 3, n_rx)
+    diffuse_w, specular_w = point_weights_np(array, sc.area_m2, sc.diffuse_phase_rad, reflectance)
+    specular_points = (specular_w > 0) & may_glint(
+        array, sc.points_m, sc.normals, reflectance, specular_threshold
+    )
+    n_grid = OVERSAMPLE * array.n_freq
+    tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
+    tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
+    first_node, n_window = node_window(tau_lo, tau_hi, dk, n_grid)
+    grids = _spread_pairs(
+        c_tx,
+        c_rx,
+        g_tx,
+        g_rx,
+        d_tx,
+        d_rx,
+        u_tx,
+        u_rx,
+        sc.normals.astype(np.float32),
+        diffuse_w,
+        specular_w,
+        specular_points,
+        reflectance.capture_radius_m,
+        math.log(specular_threshold),
+        dk,
+        n_grid,
+        first_node,
+        n_window,
+        kernel_table(),
+    )
+    return window_modes(grids, first_node, array.n_freq, n_grid)
