@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,14 @@ from typer.testing import CliRunner
 from radarface.cli import app
 from radarface.data import build_config, generate_dataset
 from radarface.fit import RefineConfig, refine_learned
+from radarface.fit.inputs import RadarInput
+from radarface.fit.physics import PhysicsConfig, refine_physics
 from radarface.nn import Decoder, NetConfig
+from radarface.params import SceneParams
 from radarface.radar import ImagingGrid, RadarArray, linear_sweep, qar50_array
+from radarface.render import RenderSettings, render
 from radarface.train import run_stage
+from tests.conftest import bump_model
 
 TINY_NET = {"epochs": 1, "batch_size": 4, "progress": False, "net_overrides": {"width": 0.0625}}
 
@@ -115,3 +121,18 @@ def test_bad_inputs_are_one_line(runs, bump_model_path, tmp_path, case, message)
     assert code == 1, output
     assert message in output and len(output.strip().splitlines()) == 1
     assert not out.exists() or [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_physics_refinement_lowers_its_loss() -> None:
+    model = bump_model()
+    qar50 = qar50_array(linear_sweep(72e9, 82e9, 16))
+    array = RadarArray(qar50.tx_m[::8], qar50.rx_m[::8], qar50.freq_hz)
+    grid = ImagingGrid(n_x=12, n_y=12, pitch_m=5e-3)
+    truth = SceneParams(np.zeros(12), np.zeros(8), np.array([0.01, -0.005, 0.0]), np.zeros(3))
+    image = render(truth, array, RenderSettings(grid=grid), seed=1, model=model)
+    item = RadarInput("t", image.max_db, image.peak_depth_m, truth)
+    start = replace(truth, translation_m=np.zeros(3)).to_vector()  # 1 cm off in x
+    config = PhysicsConfig(steps=6, lr=0.1, pair_stride=1, freq_stride=1, spacing_m=3e-3)
+    vector, history, (max_db, depth_m) = refine_physics(model, start, item, array, grid, config)
+    assert len(history) == 7 and history[-1] < history[0]
+    assert max_db.shape == depth_m.shape == (12, 12) and vector.shape == (26,)

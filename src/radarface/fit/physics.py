@@ -84,10 +84,11 @@ def image_loss(
 def _scene(vector: torch.Tensor) -> SceneParams:
     """SceneParams of a (26,) vector, the rendering parameters clamped into their ranges."""
     scene = SceneParams.from_vector(vector)
+    material, antenna_size = (float(x.detach()) for x in (scene.material, scene.antenna_size))
     return replace(
         scene,
-        material=float(np.clip(float(scene.material), *P.MATERIAL_RANGE)),
-        antenna_size=float(np.clip(float(scene.antenna_size), *P.ANTENNA_SIZE_RANGE)),
+        material=float(np.clip(material, *P.MATERIAL_RANGE)),
+        antenna_size=float(np.clip(antenna_size, *P.ANTENNA_SIZE_RANGE)),
     )
 
 
