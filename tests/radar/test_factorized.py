@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from common import rel_rms
 
+import radarface
 from radarface.radar import ImagingGrid, RadarArray, backproject, qar50_array, simulate_points
 from radarface.radar.factorized import (
     _LATERAL_POLYS,
@@ -109,3 +116,56 @@ def test_plan_levels_partition_the_pairs(qar50: RadarArray) -> None:
         assert sorted(kids) == list(range(len(child.sub_tx)))  # each child has one parent
         assert level.h_lat_m == pytest.approx(child.h_lat_m / 2)
         assert (level.k_hi >= level.k_lo).any() and level.k_hi.max() < level.n_tau
+
+
+# Stage 2 on random J for a sparse QAR50 and a 16 x 16 grid, saved to argv[1]; prints whether numba
+# compiled `_stage2` or loaded it from its cache.
+_STAGE2_RUN = """
+import json, sys
+import numpy as np
+from radarface.radar import ImagingGrid, RadarArray, linear_sweep, qar50_array
+from radarface.radar.factorized import _stage2, _stage2_volume, cached_plan
+
+qar50 = qar50_array(linear_sweep(72e9, 82e9, 32))
+array = RadarArray(qar50.tx_m[::6], qar50.rx_m[::6], qar50.freq_hz)
+grid = ImagingGrid(n_x=16, n_y=16, pitch_m=4e-3)
+plan = cached_plan(array, grid)
+top = plan.levels[-1]
+rng = np.random.default_rng(0)
+shape = (len(top.sub_tx), top.n_xc, top.n_yc, top.n_tau)
+j_re, j_im = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+np.save(sys.argv[1], _stage2_volume(j_re, j_im, top, grid, plan.h_tau_m, 77e9 / 299792458.0))
+hits, misses = (sum(c.values()) for c in (_stage2.stats.cache_hits, _stage2.stats.cache_misses))
+print(json.dumps({"hits": hits, "misses": misses}))
+"""
+
+
+@pytest.mark.slow
+def test_stage2_compiled_and_cached_give_the_same_volume(tmp_path: Path) -> None:
+    """A process that compiles stage 2 and one that loads it from numba's cache run two different
+    compilations of it (docs/radar.md, "Fresh and cached code"): their volumes must be
+    bit-identical, or a resumed dataset differs from a fresh one. One process compiles into an
+    empty cache, a second loads from it (~40 s, most of it compiling)."""
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(Path(radarface.__file__).parents[1]), os.environ.get("PYTHONPATH")) if p
+        ),
+    }
+    volumes, stats = [], []
+    for run in ("compiled", "cached"):
+        out = tmp_path / f"{run}.npy"
+        done = subprocess.run(
+            [sys.executable, "-c", _STAGE2_RUN, str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr
+        stats.append(json.loads(done.stdout.splitlines()[-1]))
+        volumes.append(np.load(out))
+    assert stats == [{"hits": 0, "misses": 1}, {"hits": 1, "misses": 0}]
+    assert np.abs(volumes[0]).max() > 0
+    np.testing.assert_array_equal(volumes[0], volumes[1])

@@ -47,6 +47,7 @@ from radarface.radar.array import SPEED_OF_LIGHT_M_S, ImagingGrid, RadarArray
 from radarface.radar.profiles import (
     DEFAULT_OVERSAMPLE,
     bits_as_float32,
+    fma,
     grid_box,
     range_profiles,
     tau_axis,
@@ -64,7 +65,8 @@ LATERAL_RAD_PER_SAMPLE = 1.6
 TAU_RAD_PER_SAMPLE = 1.4
 #: Interpolation stencil: nodes floor(u) - 2 ... floor(u) + 3.
 _LO, _HI = 2, 3
-_NO_REASSOC = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}  # fastmath flags, fixed sum order
+#: The fastmath flags that change no finite result (for stage 2, see the note above it).
+_SAME_ROUNDING = {"nnan", "ninf", "nsz"}
 _TAPS = _LO + _HI + 1
 
 
@@ -391,7 +393,7 @@ def _horner(c, t):
     """c[0] + c[1] t + ... + c[6] t^6 (float32 coefficients: a float32 t stays float32)."""
     acc = np.float32(c[6])
     for d in (5, 4, 3, 2, 1, 0):
-        acc = acc * t + np.float32(c[d])
+        acc = fma(acc, t, np.float32(c[d]))
     return acc
 
 
@@ -415,14 +417,12 @@ def _interp6(col_re, col_im, row, u):
     i = np.int32(u)
     w0, w1, w2, w3, w4, w5 = _weights6(_TAU_POLYS, u - np.float32(i))
     i = np.uintp(i - _LO)  # unsigned: no negative-index wraparound in the loads
-    re = (
-        w0 * col_re[row, i] + w1 * col_re[row, i + 1] + w2 * col_re[row, i + 2]
-        + w3 * col_re[row, i + 3] + w4 * col_re[row, i + 4] + w5 * col_re[row, i + 5]
-    )  # fmt: skip
-    im = (
-        w0 * col_im[row, i] + w1 * col_im[row, i + 1] + w2 * col_im[row, i + 2]
-        + w3 * col_im[row, i + 3] + w4 * col_im[row, i + 4] + w5 * col_im[row, i + 5]
-    )  # fmt: skip
+    re, im = w0 * col_re[row, i], w0 * col_im[row, i]  # then fmas, in a fixed order
+    re, im = fma(w1, col_re[row, i + 1], re), fma(w1, col_im[row, i + 1], im)
+    re, im = fma(w2, col_re[row, i + 2], re), fma(w2, col_im[row, i + 2], im)
+    re, im = fma(w3, col_re[row, i + 3], re), fma(w3, col_im[row, i + 3], im)
+    re, im = fma(w4, col_re[row, i + 4], re), fma(w4, col_im[row, i + 4], im)
+    re, im = fma(w5, col_re[row, i + 5], re), fma(w5, col_im[row, i + 5], im)
     return re, im
 
 
@@ -704,10 +704,15 @@ def _merge(
 
 
 # The code compiled in this process and the code numba loads from its cache must give
-# bit-identical volumes (else a resumed dataset no longer matches a fresh one). A float sum over
-# sub-arrays that LLVM may reorder ("reassoc") did not: the two differed by 1e-7. Stage 2 therefore
-# sums in fixed point (int64), exact in any order, which LLVM vectorises without "reassoc".
-@njit(parallel=True, fastmath=_NO_REASSOC, cache=True)
+# bit-identical volumes (else a resumed dataset no longer matches a fresh one), and they are two
+# different compilations: numba runs a prange body from the library it compiled it into, but
+# caches the copy linked into the kernel's own module, which LLVM optimised a second time (see
+# docs/radar.md). Every optional rewrite that fastmath allows may go either way in the two:
+# "reassoc" the order of a sum (volumes 1e-7 apart), "contract" which products it fuses into
+# fmas (4e-6 dB in the images; "arcp" and "afn" similarly). Stage 2 is therefore compiled with
+# the flags that change no finite result only: it sums in fixed point (int64), exact in any order,
+# which LLVM vectorises without "reassoc", and its products and sums are fused by explicit fmas.
+@njit(parallel=True, fastmath=_SAME_ROUNDING, cache=True)
 def _stage2(
     j_re,
     j_im,
@@ -755,7 +760,8 @@ def _stage2(
             for ix in range(n_x):
                 lateral2 = np.float32((x_m[ix] - centres[c, 0]) ** 2 + (y - centres[c, 1]) ** 2)
                 for iz in range(n_z):
-                    d = np.sqrt(lateral2 + (z32[iz] - np.float32(centres[c, 2])) ** 2)
+                    dz = z32[iz] - np.float32(centres[c, 2])
+                    d = np.sqrt(fma(dz, dz, lateral2))
                     d_c[c, ix, iz] = d
                     c_c[c, ix, iz], s_c[c, ix, iz] = unit_phasor_f32(d, inv_lambda32)
         u = (y - y0) / h_lat
@@ -774,8 +780,8 @@ def _stage2(
                 for m in range(_TAPS):
                     w = wy[m]
                     for k in range(n_tau):
-                        t_re[b, ixc, k] += w * j_re[b, ixc, jy + m, k]
-                        t_im[b, ixc, k] += w * j_im[b, ixc, jy + m, k]
+                        t_re[b, ixc, k] = fma(w, j_re[b, ixc, jy + m, k], t_re[b, ixc, k])
+                        t_im[b, ixc, k] = fma(w, j_im[b, ixc, jy + m, k], t_im[b, ixc, k])
         col_re = np.empty((n_b, n_tau), dtype=np.float32)
         col_im = np.empty((n_b, n_tau), dtype=np.float32)
         u_b = np.empty((n_z, n_b), dtype=np.float32)
@@ -793,8 +799,8 @@ def _stage2(
                 for m in range(_TAPS):
                     w = wx[m]
                     for k in range(n_tau):
-                        col_re[b, k] += w * t_re[b, jx + m, k]
-                        col_im[b, k] += w * t_im[b, jx + m, k]
+                        col_re[b, k] = fma(w, t_re[b, jx + m, k], col_re[b, k])
+                        col_im[b, k] = fma(w, t_im[b, jx + m, k], col_im[b, k])
             for b in range(n_b):
                 ct, cr = np.uintp(sub_tx[b]), np.uintp(n_tc + sub_rx[b])
                 tau0_b = np.float32(tau0_sub[b])
@@ -802,8 +808,8 @@ def _stage2(
                     u_b[iz, b] = (d_c[ct, ix, iz] + d_c[cr, ix, iz] - tau0_b) * inv_h_tau32
                     c_t, s_t = c_c[ct, ix, iz], s_c[ct, ix, iz]
                     c_r, s_r = c_c[cr, ix, iz], s_c[cr, ix, iz]
-                    c_b[iz, b] = c_t * c_r - s_t * s_r
-                    s_b[iz, b] = c_t * s_r + s_t * c_r
+                    c_b[iz, b] = fma(c_t, c_r, -(s_t * s_r))
+                    s_b[iz, b] = fma(c_t, s_r, s_t * c_r)
             for iz in range(n_z):
                 a_re, a_im = np.int64(0), np.int64(0)
                 for b in range(np.uintp(n_b)):
@@ -811,8 +817,8 @@ def _stage2(
                     # voxel's stencil inside it).
                     u = min(max(u_b[iz, b], u_min), u_max)
                     v_re, v_im = _interp6(col_re, col_im, b, u)
-                    a_re += np.int64((c_b[iz, b] * v_re - s_b[iz, b] * v_im) * fixed)
-                    a_im += np.int64((c_b[iz, b] * v_im + s_b[iz, b] * v_re) * fixed)
+                    a_re += np.int64(fma(c_b[iz, b], v_re, -(s_b[iz, b] * v_im)) * fixed)
+                    a_im += np.int64(fma(c_b[iz, b], v_im, s_b[iz, b] * v_re) * fixed)
                 acc_re[ix, iz] = np.float32(a_re * unfixed)
                 acc_im[ix, iz] = np.float32(a_im * unfixed)
         out_re[:, iy, :] = acc_re.T
@@ -907,6 +913,19 @@ def backproject_factorized(
             h_tau,
             inv_lambda_c,
         )
+    return _stage2_volume(j_re, j_im, top, grid, h_tau, inv_lambda_c)
+
+
+def _stage2_volume(
+    j_re: np.ndarray,
+    j_im: np.ndarray,
+    top: Level,
+    grid: ImagingGrid,
+    h_tau: float,
+    inv_lambda_c: float,
+) -> np.ndarray:
+    """Stage 2: the top level's J (n_b, n_xc, n_yc, n_tau) float32 pair, rescaled in place, to
+    the volume_zyx complex64."""
     # Stage 2's fixed point (see _stage2): J scaled by a power of two to |J| <= 1 makes each term
     # smaller than 2 L_x L_y L_tau (L: an interpolator's largest absolute weight sum), so the
     # sum of n_b terms fits in 62 bits.

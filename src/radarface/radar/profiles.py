@@ -87,6 +87,27 @@ def bits_as_float32(typingctx, bits):
     return sig, codegen
 
 
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma), in the widest of the three float types.
+
+    fastmath's "contract" lets LLVM fuse a product into a sum, or not, and in a sum of two
+    products pick either: two compilations of one kernel can round differently, and numba runs
+    one compilation where it compiled a kernel and another where it loads the kernel from its
+    cache (see `_stage2` in radarface.radar.factorized). An explicit fma rounds the same in every
+    compilation, as fast as a contracted one on CPUs with FMA (and exact, if slow, without).
+    """
+    if not all(isinstance(t, types.Float) for t in (a, b, c)):
+        return None
+    ty = max((a, b, c), key=lambda t: t.bitwidth)
+
+    def codegen(context, builder, signature, args):
+        args = [context.cast(builder, v, t, ty) for v, t in zip(args, signature.args, strict=True)]
+        return builder.fma(*args)
+
+    return ty(a, b, c), codegen
+
+
 @njit(fastmath=True, inline="always")
 def unit_phasor(d_m: float, inv_lambda_c: float) -> tuple[float, float]:
     """(cos, sin) of 2 pi d / lambda_c with plain arithmetic, so that LLVM can vectorise it.
@@ -115,9 +136,15 @@ def unit_phasor_f32(d_m: np.float32, inv_lambda_c: np.float32) -> tuple[np.float
     turns = d_m * inv_lambda_c
     a = np.float32(0.5 * math.pi) * (turns - np.float32(math.floor(turns + half)))
     a2 = a * a
-    c = one - a2 * half * (one - a2 * np.float32(1 / 12) * (one - a2 * np.float32(1 / 30) * (
-        one - a2 * np.float32(1 / 56))))  # fmt: skip
-    s = a * (one - a2 * np.float32(1 / 6) * (one - a2 * np.float32(1 / 20) * (
-        one - a2 * np.float32(1 / 42) * (one - a2 * np.float32(1 / 72)))))  # fmt: skip
-    c, s = c * c - s * s, np.float32(2.0) * s * c
-    return c * c - s * s, np.float32(2.0) * s * c
+    # The Horner steps 1 - k a2 p and the doublings as explicit fmas: the same rounding in every
+    # compilation, with or without fastmath (see `fma`).
+    c = fma(-a2, np.float32(1 / 56), one)
+    c = fma(-(a2 * np.float32(1 / 30)), c, one)
+    c = fma(-(a2 * np.float32(1 / 12)), c, one)
+    c = fma(-(a2 * half), c, one)
+    s = fma(-a2, np.float32(1 / 72), one)
+    s = fma(-(a2 * np.float32(1 / 42)), s, one)
+    s = fma(-(a2 * np.float32(1 / 20)), s, one)
+    s = a * fma(-(a2 * np.float32(1 / 6)), s, one)
+    c, s = fma(c, c, -(s * s)), np.float32(2.0) * s * c
+    return fma(c, c, -(s * s)), np.float32(2.0) * s * c
