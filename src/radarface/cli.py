@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import enum
+import gc
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +30,12 @@ app = typer.Typer(
 @app.callback()
 def _main() -> None:
     """radarface command groups."""
+    # On exit the interpreter's last garbage collections would walk every object that numba,
+    # trimesh and matplotlib made (half a second of `radarface simulate`). This handler runs
+    # after those registered later (thread pools, numba), when the outputs are closed: frozen,
+    # the objects go to the operating system as they are.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
 
 def _choices(name: str, values: Iterable[str]) -> type[enum.StrEnum]:

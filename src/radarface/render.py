@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 #: Revision of what the renderer computes: raised whenever a change alters rendered images beyond
 #: float rounding (simulation, imaging), so that a dataset resumes only with the renderer that
 #: began it. 1: 2026-12-01, least-squares interpolators in the factorised back-projection (older
-#: datasets carry no revision and count as 0).
-RENDERER_REVISION = 1
+#: datasets carry no revision and count as 0). 2: 2026-12-03, the pose's cosines and sines in
+#: float64 rounded to float32 (they were torch's float32 kernels, 1 ulp apart for a few per cent
+#: of angles, and a face posed an ulp apart samples other scatterers: a sixth of the faces).
+RENDERER_REVISION = 2
 
 MESH_UNITS_M = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
 _SPECKLE_TAG = 2  # random stream (seed, index, 2): scatterer sampling, diffuse phases, noise

@@ -38,7 +38,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "simulate_mesh",
             "simulate_points",
             "simulate_scatterers_reference",
-            "simulate_scatterers_torch",
         ],
+        "simulate_torch": ["simulate_scatterers_torch"],
     },
 )

@@ -26,12 +26,12 @@ carrier factor splits into a TX and an RX phasor, exp(j k_c d_tx) exp(j k_c d_rx
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from numba import njit, prange
-from torch.utils.checkpoint import checkpoint
 
+from radarface.arrays import is_cuda, is_tensor
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, ImagingGrid, RadarArray
 from radarface.radar.factorized import backproject_factorized, factorized_applies
 from radarface.radar.profiles import (
@@ -44,6 +44,9 @@ from radarface.radar.profiles import (
     unit_phasor,
 )
 
+if TYPE_CHECKING:
+    import torch
+
 
 def _check_inputs(s: np.ndarray | torch.Tensor, array: RadarArray) -> None:
     """One-line ValueErrors for S that does not match the array or is not finite."""
@@ -52,7 +55,7 @@ def _check_inputs(s: np.ndarray | torch.Tensor, array: RadarArray) -> None:
         raise ValueError(
             f"S has shape {tuple(s.shape)}, expected (n_tx, n_rx, n_freq) = {expected}"
         )
-    finite = torch.isfinite(s).all() if isinstance(s, torch.Tensor) else np.isfinite(s).all()
+    finite = s.isfinite().all() if is_tensor(s) else np.isfinite(s).all()
     if not bool(finite):
         raise ValueError("S contains NaN or infinite values")
 
@@ -176,6 +179,8 @@ def _backproject_cpu(
 
 def _cis(d_m: torch.Tensor, k_rad_per_m: float) -> torch.Tensor:
     """exp(j k d) complex64 from float64 distances (phases of ~1000 rad need float64)."""
+    import torch
+
     phase = d_m * k_rad_per_m
     return torch.polar(torch.ones_like(phase), phase).to(torch.complex64)
 
@@ -190,6 +195,8 @@ def _bp_torch_chunk(
     k_c: float,
 ) -> torch.Tensor:
     """Eq. (3) for voxels vox (n_v, 3) float64: (n_v,) complex64. prof_ri (n_tx, n_rx, n_tau, 2)."""
+    import torch
+
     n_tx, n_rx, n_tau, _ = prof_ri.shape
     d_tx = ((vox[:, None, :] - tx[None]) ** 2).sum(-1).sqrt()  # (n_v, n_tx), exact, float64
     d_rx = ((vox[:, None, :] - rx[None]) ** 2).sum(-1).sqrt()  # (n_v, n_rx)
@@ -220,6 +227,9 @@ def backproject_torch(
     `voxel_chunk` (default: ~64 MB of pair temporaries); with autograd on, each chunk is
     checkpointed so the backward pass recomputes it instead of storing (n_v, n_tx, n_rx) tensors.
     """
+    import torch
+    from torch.utils.checkpoint import checkpoint
+
     _check_inputs(s, array)
     _check_uniform(array)
     s = torch.as_tensor(s)
@@ -277,7 +287,7 @@ def backproject(
     """
     methods = ("factorized", "numba", "torch", "reference")
     if method == "auto":
-        if device is not None and torch.device(device).type == "cuda":
+        if is_cuda(device):
             method = "torch"
         else:
             method = "factorized" if factorized_applies(array, grid) else "numba"
@@ -285,14 +295,16 @@ def backproject(
         raise ValueError(f"unknown method {method!r}; use 'auto' or one of {', '.join(methods)}")
     _check_inputs(s, array)
     if method == "reference":
-        s_np = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else s
+        s_np = s.detach().cpu().numpy() if is_tensor(s) else s
         return backproject_reference(s_np, array, grid)
     _check_uniform(array)
     if method in ("numba", "factorized"):
-        s_np = s.detach().cpu().numpy() if isinstance(s, torch.Tensor) else s
+        s_np = s.detach().cpu().numpy() if is_tensor(s) else s
         if method == "factorized":
             return backproject_factorized(s_np, array, grid, oversample=oversample)
         return _backproject_cpu(s_np, array, grid, oversample)
+    import torch
+
     s_t = torch.as_tensor(s) if device is None else torch.as_tensor(s).to(device)
     vox = torch.from_numpy(_voxels_zyx(grid)).to(s_t.device)
     return backproject_torch(s_t, array, vox, oversample=oversample, voxel_chunk=voxel_chunk)

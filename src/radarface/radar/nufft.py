@@ -22,11 +22,15 @@ backends' (`radarface.radar.simulate_numba`, `radarface.radar.simulate_torch`).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from radarface.arrays import is_tensor
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
+
+if TYPE_CHECKING:
+    import torch
 
 OVERSAMPLE = 3
 TAPS = 4
@@ -58,6 +62,8 @@ def kernel(x: np.ndarray) -> np.ndarray:
 
 def kernel_torch(x: torch.Tensor) -> torch.Tensor:
     """`kernel` in torch, differentiable in x (cells from the node)."""
+    import torch
+
     z2 = 1.0 - (2.0 * x / TAPS) ** 2
     return torch.where(z2 > 0, torch.exp(BETA * (z2.clamp(min=1e-12).sqrt() - 1.0)), 0.0)
 
@@ -101,7 +107,9 @@ def fold_window(grids: np.ndarray | torch.Tensor, n_grid: int) -> np.ndarray | t
         return grids
     head = grids[..., : n_window - n_grid] + grids[..., n_grid:]
     rest = grids[..., n_window - n_grid : n_grid]
-    if isinstance(grids, torch.Tensor):
+    if is_tensor(grids):
+        import torch
+
         return torch.cat([head, rest], dim=-1)
     return np.concatenate([head, rest], axis=-1)
 
@@ -123,6 +131,8 @@ def window_modes(
     n_tx, n_rx = grids.shape[:2]
     grids = fold_window(grids, n_grid)
     modes = modes_matrix(first_node, grids.shape[2], n_freq, n_grid)
-    if isinstance(grids, torch.Tensor):
+    if is_tensor(grids):
+        import torch
+
         modes = torch.as_tensor(modes, device=grids.device)
     return (grids.reshape(-1, grids.shape[2]) @ modes).reshape(n_tx, n_rx, n_freq)

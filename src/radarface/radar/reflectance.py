@@ -38,15 +38,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-import torch
 from numba import types
 from numba.extending import overload
 
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray
 from radarface.radar.profiles import bits_as_float32
+
+if TYPE_CHECKING:
+    import torch
 
 # The paper's antenna size (0.2-0.3) is a capture radius in units of the nominal 25 cm range: 5 to
 # 7.5 cm, far wider than the real antennas, standing in for the spread of real waves off skin
@@ -83,6 +86,8 @@ def point_weights(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Diffuse (complex64, random phase) and specular (float32) amplitudes per point (P,),
     material-mixed; differentiable in the areas and phases."""
+    import torch
+
     # Diffuse: sqrt(a_p) e^(j phi_p) (the cosines are the antennas' lambert_factor).
     diffuse = (
         (1 - reflectance.material)
@@ -97,11 +102,13 @@ def point_weights(
 def point_weights_np(
     array: RadarArray, area_m2: np.ndarray, phase_rad: np.ndarray, reflectance: Reflectance
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`point_weights` of numpy areas and phases, as numpy arrays."""
-    diffuse, specular = point_weights(
-        array, torch.as_tensor(area_m2), torch.as_tensor(phase_rad), reflectance
-    )
-    return diffuse.numpy(), specular.numpy()
+    """`point_weights` of numpy areas and phases, as numpy arrays (the same formula in numpy)."""
+    area_m2, phase_rad = np.asarray(area_m2), np.asarray(phase_rad)
+    unit = np.empty(phase_rad.shape, dtype=np.result_type(phase_rad, np.complex64))
+    unit.real, unit.imag = np.cos(phase_rad), np.sin(phase_rad)  # torch.polar(1, phase)
+    diffuse = (1 - reflectance.material) * np.sqrt(area_m2) * unit
+    specular = reflectance.material * math.sqrt(4 * math.pi) * area_m2 / centre_wavelength_m(array)
+    return diffuse.astype(np.complex64), specular.astype(np.float32)
 
 
 @numba.njit(inline="always")
@@ -113,6 +120,8 @@ def lambert_factor(cos_theta: float) -> float:  # pragma: no cover - compiled
 
 def lambert_factor_torch(cos_theta: torch.Tensor) -> torch.Tensor:
     """`lambert_factor` in torch (finite gradient at cos theta = 0)."""
+    import torch
+
     return torch.where(cos_theta > 0, cos_theta.clamp(min=1e-12).sqrt(), 0.0)
 
 
@@ -172,6 +181,8 @@ def specular_lobe_torch(
     facing: torch.Tensor,
 ) -> torch.Tensor:
     """`specular_lobe` in torch, elementwise."""
+    import torch
+
     log_lobe = (n_dot_h / h_norm - 1.0) * tau_m * tau_m * inv_rho2
     seen = (n_dot_h > 0) & facing & (log_lobe > log_threshold)
     return torch.where(seen, torch.exp(log_lobe.clamp(max=0.0)), 0.0)

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-import torch
 import trimesh
 
+from radarface.arrays import is_tensor
 from radarface.radar.array import RadarArray, SamplingConfig
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,8 @@ def _surface_torch(
     J. Graphics Tools 3(1), 1998); trimesh leaves out faces whose cross product is below 1e-13
     or that have a corner below 1e-8 rad.
     """
+    import torch
+
     a, b, c = (vertices_m[faces[:, k]] for k in range(3))
     cross = torch.linalg.cross(b - a, c - a)
     area2 = cross.norm(dim=1, keepdim=True)  # twice the triangle's area
@@ -225,8 +231,10 @@ def scatterers_from_vertices(
     the number of points drawn (as `sample_surface`); visibilities and diffuse phases are sc's
     (without gradients).
     """
+    import torch
+
     device, dtype = vertices_m.device, vertices_m.dtype
-    if not isinstance(triangles, torch.Tensor):
+    if not is_tensor(triangles):
         triangles = torch.from_numpy(np.ascontiguousarray(triangles))
     faces = triangles.to(device, torch.long)
     tri = torch.as_tensor(sc.triangle, dtype=torch.long, device=device)

@@ -20,10 +20,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from radarface.arrays import is_cuda, is_tensor
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray, SamplingConfig
 from radarface.radar.reflectance import (
     Reflectance,
@@ -33,7 +34,9 @@ from radarface.radar.reflectance import (
 )
 from radarface.radar.scene import MeshScatterers, mesh_scatterers
 from radarface.radar.simulate_numba import simulate_scatterers_numba
-from radarface.radar.simulate_torch import simulate_scatterers_torch, unit_phasor_torch
+
+if TYPE_CHECKING:
+    import torch
 
 _BLOCK = 8  # frequencies per matrix-product batch
 _POINT_CHUNK = 2048  # scatterers per batch: keeps the (block, chunk, n_ant) phasors in cache
@@ -46,6 +49,10 @@ def _phasor_blocks(dist_m: torch.Tensor, freq_hz: torch.Tensor) -> Iterator[torc
     rest follows by complex multiplication (after 127 complex64 steps the phase error is below
     1e-4 rad). Other sweeps evaluate every phasor directly.
     """
+    import torch
+
+    from radarface.radar.simulate_torch import unit_phasor_torch
+
     k = (-2 * math.pi / SPEED_OF_LIGHT_M_S) * freq_hz.double()
     dk = torch.diff(k)
     if len(k) <= 1 or not torch.allclose(dk, dk[0], rtol=1e-9, atol=0.0):
@@ -76,6 +83,8 @@ def coherent_sum(
     tx_m (n_tx, 3), rx_m (n_rx, 3), points_m (P, 3) metres; freq_hz (n_freq,);
     w_tx (P, n_tx) and w_rx (P, n_rx) complex or real weights. Differentiable in points and weights.
     """
+    import torch
+
     out = torch.zeros(
         (len(freq_hz), len(tx_m), len(rx_m)), dtype=torch.complex64, device=points_m.device
     )
@@ -103,6 +112,8 @@ def simulate_points(
     points_m (P, 3) in the radar frame; amplitudes (P,) complex reflectivities. Each point
     contributes a * exp(-j 2 pi f (d_tx + d_rx) / c) / (d_tx d_rx).
     """
+    import torch
+
     points = np.asarray(points_m, dtype=np.float64)
     amps = np.asarray(amplitudes)
     if points.ndim != 2 or points.shape[1] != 3:
@@ -149,7 +160,7 @@ def _numpy_fields(sc: MeshScatterers) -> MeshScatterers:
     tensors = {
         f.name: getattr(sc, f.name).detach().cpu().numpy()
         for f in dataclasses.fields(sc)
-        if isinstance(getattr(sc, f.name), torch.Tensor)
+        if is_tensor(getattr(sc, f.name))
     }
     return dataclasses.replace(sc, **tensors)
 
@@ -174,11 +185,12 @@ def simulate(
     """
     methods = ("numba", "torch", "reference")
     if method == "auto":
-        on_cuda = device is not None and torch.device(device).type == "cuda"
-        method = "torch" if on_cuda or isinstance(scatterers.points_m, torch.Tensor) else "numba"
+        method = "torch" if is_cuda(device) or is_tensor(scatterers.points_m) else "numba"
     if method not in methods:
         raise ValueError(f"unknown method {method!r}; use 'auto' or one of {', '.join(methods)}")
     if method == "torch":
+        from radarface.radar.simulate_torch import simulate_scatterers_torch
+
         return simulate_scatterers_torch(array, scatterers, reflectance, specular_threshold, device)
     if method == "reference":
         return simulate_scatterers_reference(array, _numpy_fields(scatterers), reflectance)
@@ -215,5 +227,5 @@ def simulate_mesh(
     rng = np.random.default_rng(seed)
     sc = mesh_scatterers(array, vertices_m, triangles, sampling, rng)
     s = simulate(array, sc, reflectance, sampling.specular_threshold, device=device)
-    s = s.cpu().numpy() if isinstance(s, torch.Tensor) else s
+    s = s.cpu().numpy() if is_tensor(s) else s
     return s if snr_db is None else add_noise(s, snr_db, rng)
