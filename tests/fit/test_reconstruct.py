@@ -94,6 +94,7 @@ def test_dataset_images_reconstruct_with_outputs(runs, bump_model_path, tmp_path
         ("not-empty", "is not empty"),
         ("wrong-size", "trained on 64 x 64 pixels"),
         ("nan", "contains NaN"),
+        ("clipped-at-10-db", "within less than 20 dB"),
     ],
 )
 def test_bad_inputs_are_one_line(runs, bump_model_path, tmp_path, case, message) -> None:
@@ -102,10 +103,12 @@ def test_bad_inputs_are_one_line(runs, bump_model_path, tmp_path, case, message)
     grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=4e-3)
     max_db = np.full((pixels, pixels), -40.0, dtype=np.float32)
     max_db[30, 30] = np.nan if case == "nan" else 0.0
+    max_db[31, 30] = -15.0  # an echo within 20 dB, outside a 10 dB mask
+    theta = 10.0 if case == "clipped-at-10-db" else 20.0
     image.mkdir()
     np.savez(
         image / "image.npz", max_db=max_db, depth_m=np.full_like(max_db, 0.25),
-        mask=max_db > -20, x_m=grid.x_m, y_m=grid.y_m, amplitude=np.zeros_like(max_db),
+        mask=max_db >= -theta, x_m=grid.x_m, y_m=grid.y_m, amplitude=np.zeros_like(max_db),
     )  # fmt: skip
     out = tmp_path / "out"
     if case == "not-empty":

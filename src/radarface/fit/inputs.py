@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from radarface.params import SceneParams
+from radarface.params import VALIDATION_DYNAMIC_RANGE_DB, SceneParams
 from radarface.radar import ImagingGrid
 
 
@@ -48,6 +48,11 @@ def read_image_npz(path: str | Path) -> RadarInput:
     except (OSError, ValueError) as err:
         raise ValueError(f"{npz}: not a readable npz file ({err})") from None
     max_db = _finite("max_db", arrays["max_db"], npz)
+    if np.any((max_db >= -VALIDATION_DYNAMIC_RANGE_DB) & ~arrays["mask"]):
+        raise ValueError(
+            f"{npz}: the image records depth within less than {VALIDATION_DYNAMIC_RANGE_DB:g} dB "
+            "of its peak; the encoder reads 20 dB (form it with --dynamic-range-db 20 or more)"
+        )
     depth = np.where(arrays["mask"], arrays["depth_m"], np.nan).astype(np.float32)
     truth, face_model = None, None
     meta_path = npz.parent / "params.json"
