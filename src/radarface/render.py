@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from radarface.arrays import is_tensor
 from radarface.io import atomic_path, provenance, write_json
 from radarface.params import SceneParams, sample_rendering
 
@@ -228,8 +229,10 @@ def render_torch(
     The same path as `render`: the scatterers are sampled on the detached mesh with the same
     seed (so the sampling and visibilities match the numpy path) and then recomputed from the
     posed vertices in torch, so gradients reach the shape and expression coefficients and the
-    pose; material and antenna size enter as constants. Clip with
-    `radarface.radar.apply_dynamic_range`. Runs on `settings.device` (default cpu).
+    pose; material and antenna size enter as constants. The volume is imaged in torch only at
+    each column's brightest voxel and its z neighbours (`radar.project_brightest`), the voxels
+    the max projection reads. Clip with `radarface.radar.apply_dynamic_range`. Runs on
+    `settings.device` (default cpu).
     """
     import torch
 
@@ -237,7 +240,7 @@ def render_torch(
     from radarface.radar import (
         backproject,
         mesh_scatterers,
-        project_volume,
+        project_brightest,
         scatterers_from_vertices,
         simulate_scatterers_torch,
     )
@@ -251,8 +254,14 @@ def render_torch(
     sc_t = scatterers_from_vertices(vertices.to(device), model.triangles, sc)
     threshold = settings.sampling.specular_threshold
     s = simulate_scatterers_torch(array, sc_t, reflectance_of(params), threshold, device)
-    volume = backproject(s, array, settings.grid, method="torch", device=device)
-    return project_volume(volume, settings.grid)
+    # Only each column's brightest voxel and its z neighbours carry gradient through the max
+    # projection: find them with the fast back-projection, then image just those in torch.
+    volume = backproject(s.detach(), array, settings.grid, method=settings.method, device=device)
+    if is_tensor(volume):
+        brightest = volume.abs().argmax(0).cpu().numpy()
+    else:
+        brightest = np.abs(volume).argmax(0)
+    return project_brightest(s, array, settings.grid, brightest)
 
 
 def scene_metadata(

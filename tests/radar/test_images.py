@@ -84,3 +84,20 @@ def test_image_volume_of_a_point_target() -> None:
     assert img.mask[row, col] and not img.mask.all()
     again = form_image(np.zeros((9, 9, 9)) + 0j + 1, grid, 6.0)
     assert again.amplitude.max() == 1.0 and again.dynamic_range_db == 6.0
+
+
+def test_projection_at_the_brightest_voxels_equals_the_full_one() -> None:
+    from radarface.radar import RadarArray, backproject, linear_sweep, project_brightest
+
+    qar50 = qar50_array(linear_sweep(72e9, 82e9, 32))
+    array = RadarArray(qar50.tx_m[::8], qar50.rx_m[::8], qar50.freq_hz)
+    grid = ImagingGrid(n_x=8, n_y=6, pitch_m=3e-3, z_min_m=0.24, z_max_m=0.28)
+    points = np.array([[0.003, 0.0, 0.251], [-0.006, 0.003, 0.262]])
+    s = torch.tensor(simulate_points(array, points, np.array([1.0, 0.6])), requires_grad=True)
+    full = project_volume(backproject(s, array, grid, method="torch"), grid)
+    brightest = np.abs(backproject(s.detach(), array, grid, method="torch").numpy()).argmax(0)
+    picked = project_brightest(s, array, grid, brightest)
+    for a, b in zip(full, picked, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    grads = [torch.autograd.grad(x[0].sum() + 100 * x[1].sum(), s)[0] for x in (full, picked)]
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)

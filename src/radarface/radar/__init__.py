@@ -21,6 +21,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "clip_image",
             "form_image",
             "image_volume",
+            "project_brightest",
+            "project_slices",
             "project_volume",
         ],
         "imaging": ["backproject", "backproject_reference", "backproject_torch"],

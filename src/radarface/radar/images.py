@@ -38,30 +38,60 @@ def project_volume(volume_zyx: Array, grid: ImagingGrid) -> tuple[Array, Array]:
         import torch
 
         mag = volume_zyx.abs().float()
+        k = mag.argmax(0)
+        around = torch.stack(
+            [torch.take_along_dim(mag, z[None], 0)[0] for z in _around(k, len(mag))]
+        )
+    else:
+        mag = np.abs(volume_zyx).astype(np.float32)
+        k = mag.argmax(0)
+        around = np.stack([np.take_along_axis(mag, z[None], 0)[0] for z in _around(k, len(mag))])
+    return project_slices(around, k, grid)
 
-        def take(k):  # (H, W) indices into z -> (H, W) magnitudes
-            return torch.take_along_dim(mag, k[None], 0)[0]
+
+def _around(k: Array, n_z: int) -> list[Array]:
+    """The slices k - 1, k, k + 1 of each column, clamped into [0, n_z)."""
+    clip = np.clip if isinstance(k, np.ndarray) else (lambda x, lo, hi: x.clamp(lo, hi))
+    return [clip(k - 1, 0, n_z - 1), k, clip(k + 1, 0, n_z - 1)]
+
+
+def project_slices(around: Array, k: Array, grid: ImagingGrid) -> tuple[Array, Array]:
+    """(max_db, depth_m) of `project_volume` from the magnitudes (3, H, W) of each column's
+    brightest slice k (H, W) and its two neighbours (numpy or torch, differentiable)."""
+    if is_tensor(around):
+        import torch
 
         log10, clip, xp = torch.log10, torch.clamp, torch
     else:
-        mag = np.abs(volume_zyx).astype(np.float32)
-
-        def take(k):
-            return np.take_along_axis(mag, k[None], 0)[0]
-
         log10, clip, xp = np.log10, np.clip, np
-    n_z = mag.shape[0]
-    k = mag.argmax(0)  # (H, W) brightest slice
-    peak = take(k)
+    m_lo, peak, m_hi = around[0], around[1], around[2]
     # Vertex of the parabola through (-1, m_lo), (0, peak), (+1, m_hi) on |V|.
-    m_lo, m_hi = take(clip(k - 1, 0, n_z - 1)), take(clip(k + 1, 0, n_z - 1))
     curv = m_lo - 2 * peak + m_hi
-    refine = (k > 0) & (k < n_z - 1) & (curv < 0)
+    refine = (k > 0) & (k < len(grid.z_m) - 1) & (curv < 0)
     safe = xp.where(refine, curv, -xp.ones_like(curv))
     offset = clip(xp.where(refine, 0.5 * (m_lo - m_hi) / safe, xp.zeros_like(curv)), -0.5, 0.5)
     depth = float(grid.z_m[0]) + (k + offset) * float(grid.z_step_m)
     max_db = 20 * log10(clip(peak / peak.max(), _FLOOR, None))
     return max_db, depth.float() if is_tensor(depth) else depth.astype(np.float32)
+
+
+def project_brightest(
+    s: Any, array: RadarArray, grid: ImagingGrid, k: np.ndarray
+) -> tuple[Any, Any]:
+    """`project_volume` of the back-projection of S (n_tx, n_rx, n_freq) tensor, computed at
+    each column's given brightest slice k (H, W) and its neighbours only (3 of n_z voxels a
+    column, exact eq. (3) in torch): differentiable in S, for fitting."""
+    import torch
+
+    from radarface.radar.imaging import backproject_torch
+
+    z = np.stack(_around(k, len(grid.z_m)))  # (3, H, W) slice indices
+    y, x = np.meshgrid(grid.y_m, grid.x_m, indexing="ij")
+    voxels = np.stack(
+        [np.broadcast_to(x, z.shape), np.broadcast_to(y, z.shape), grid.z_m[z]], -1
+    )  # (3, H, W, 3)
+    around = backproject_torch(s, array, voxels).abs().float()
+    return project_slices(around, torch.from_numpy(k).to(around.device), grid)
 
 
 def apply_dynamic_range(
