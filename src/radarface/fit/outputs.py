@@ -7,13 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from radarface import params as P
-from radarface.data import network_input
+from radarface.data import decoder_image
 from radarface.facemodel import MorphableModel, export_mesh, place_in_radar_frame, posed_vertices
 from radarface.fit.learned import RefineConfig
 from radarface.fit.physics import PhysicsConfig
 from radarface.fit.reconstruct import Reconstruction, reconstruct, summary, vertex_errors_mm
-from radarface.io import atomic_path, provenance, write_json
+from radarface.io import atomic_dir, atomic_path, provenance, write_json
 from radarface.params import SceneParams
 
 SIDE_VIEW = np.array([np.pi / 2, 0.0, 0.0])  # yaw 90 degrees: the face's profile
@@ -50,12 +49,8 @@ def write_reconstruction(
     if rendered_image is not None:
         import torch
 
-        observed = network_input(
-            torch.from_numpy(item.max_db),
-            torch.from_numpy(item.depth_m),
-            rendered_image,
-            P.DECODER_DYNAMIC_RANGE_DB,
-            z_range_m,
+        observed = decoder_image(
+            torch.from_numpy(item.max_db), torch.from_numpy(item.depth_m), z_range_m, rendered_image
         )[0].numpy()
         images = {
             f"input ({rendered_image}, 15 dB)": observed,
@@ -138,9 +133,10 @@ def reconstruct_to_dir(
         "refine_config": physics_config if refine == "physics" else refine_config,
         "face_model": {"name": model.name, "hash": model.content_hash},
     }
-    for result in results:
-        where = out_dir if len(results) == 1 else out_dir / result.item.name
-        write_reconstruction(where, result, model, z_range, record)
     report = {**summary(results, model), **record, "input": str(input_path)}
-    write_json(out_dir / "summary.json", provenance(**report))
+    with atomic_dir(out_dir) as tmp:  # all images or nothing: a failure leaves no partial DIR
+        for result in results:
+            where = tmp if len(results) == 1 else tmp / result.item.name
+            write_reconstruction(where, result, model, z_range, record)
+        write_json(tmp / "summary.json", provenance(**report))
     return report
