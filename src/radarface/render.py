@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from radarface.arrays import is_tensor
 from radarface.io import atomic_path, provenance, write_json
 from radarface.params import SceneParams, sample_rendering
 
@@ -223,6 +222,7 @@ def render_torch(
     *,
     seed: int = 0,
     index: int = 0,
+    dynamic_range_db: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(max_db (H, W), depth_m (H, W)) of one face scene, differentiable in its torch parameters.
 
@@ -231,8 +231,9 @@ def render_torch(
     posed vertices in torch, so gradients reach the shape and expression coefficients and the
     pose; material and antenna size enter as constants. The volume is imaged in torch only at
     each column's brightest voxel and its z neighbours (`radar.project_brightest`), the voxels
-    the max projection reads. Clip with `radarface.radar.apply_dynamic_range`. Runs on
-    `settings.device` (default cpu).
+    the max projection reads; with `dynamic_range_db`, only in the columns within that range of
+    the peak (the only ones with a gradient once the image is clipped there). Clip with
+    `radarface.radar.apply_dynamic_range`. Runs on `settings.device` (default cpu).
     """
     import torch
 
@@ -257,11 +258,7 @@ def render_torch(
     # Only each column's brightest voxel and its z neighbours carry gradient through the max
     # projection: find them with the fast back-projection, then image just those in torch.
     volume = backproject(s.detach(), array, settings.grid, method=settings.method, device=device)
-    if is_tensor(volume):
-        brightest = volume.abs().argmax(0).cpu().numpy()
-    else:
-        brightest = np.abs(volume).argmax(0)
-    return project_brightest(s, array, settings.grid, brightest)
+    return project_brightest(s, array, settings.grid, volume, dynamic_range_db)
 
 
 def scene_metadata(

@@ -172,3 +172,12 @@ def test_bad_inputs(qar50: RadarArray, s_point: np.ndarray) -> None:
         backproject(s3, uneven, grid)
     with pytest.raises(ValueError, match="unknown method"):
         backproject(s_point, qar50, grid, method="fft")
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_strided_grid_keeps_every_strided_pixel(stride: int) -> None:
+    grid = ImagingGrid(n_x=7, n_y=10, pitch_m=3e-3, center_xy_m=(0.01, -0.02))
+    coarse = grid.strided(stride)
+    np.testing.assert_allclose(coarse.x_m, grid.x_m[::stride], atol=1e-12)
+    np.testing.assert_allclose(coarse.y_m, grid.y_m[::stride], atol=1e-12)
+    np.testing.assert_array_equal(coarse.z_m, grid.z_m)

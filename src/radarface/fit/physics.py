@@ -2,18 +2,24 @@
 
 The face and pose values of the 26-value vector p are refined on
 
-    L(p) = mean (A(p) - A_in)^2 + w_d * mean_{mask} ((z(p) - z_in) / (z_far - z_near))^2
+    L(p) = mean (A(p) - A_in)^2 + w_d * mean_{mask} huber((z(p) - z_in) / s_z)
            + w_p * mean(p_face^2),
 
 A = clip((max_db + theta) / theta, 0, 1) the amplitude images at theta dB (clipping keeps the
 loss finite where either image has no echo), z the depth images, compared where both images are
-within theta dB of their peaks, p_face the 17 coefficients (an optional Gaussian prior). The
-rendering parameters (material, antenna size) stay as estimated.
+within theta dB of their peaks, in units of s_z (default 3 mm, one depth slice) under a Huber
+penalty (quadratic within one unit, linear beyond: a speckle-displaced depth pixel pulls no
+harder than a few millimetres' error), p_face the 17 coefficients (an optional Gaussian prior).
+The rendering parameters (material, antenna size) stay as estimated. Adam runs `steps` steps and
+the iterate with the lowest loss is returned (the start included), so a fit never ends worse, on
+its own loss, than it began.
 
-Speed: each step simulates and back-projects the face through a coarse array (every
-`pair_stride`-th TX and RX, every `freq_stride`-th frequency: the same aperture and bandwidth,
-fewer samples) with scatterers `spacing_m` apart; the scatterers are resampled on every step's
-mesh with one seed, so the sampling does not jitter between steps.
+Speed: each step simulates the face through a coarse array (every `pair_stride`-th TX and RX,
+every `freq_stride`-th frequency: the same aperture and bandwidth, fewer samples) with
+scatterers `spacing_m` apart, resampled on every step's mesh with one seed so the sampling does
+not jitter between steps; it images every `pixel_stride`-th pixel, and autograd follows only the
+columns within theta dB of the peak (`render_torch(..., dynamic_range_db=theta)`, the only ones
+the clipped loss has a gradient in).
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ from radarface.radar import ImagingGrid, RadarArray, SamplingConfig, apply_dynam
 from radarface.render import RenderSettings, render_torch
 
 
+#: A sweep of 16 frequencies over 72-82 GHz has an unambiguous range of c / (2 df) = 22.5 cm.
+MIN_FREQUENCIES = 16
+
+
 @dataclass(frozen=True)
 class PhysicsConfig:
     """Steps, learning rate (Adam), loss weights and the coarse simulation of a physics fit."""
@@ -40,23 +50,31 @@ class PhysicsConfig:
     lr: float = 0.05
     dynamic_range_db: float = 20.0
     depth_weight: float = 1.0
+    depth_scale_m: float = 3e-3
     prior_weight: float = 0.0
-    pair_stride: int = 4
-    freq_stride: int = 4
+    pair_stride: int = 2
+    freq_stride: int = 8
+    pixel_stride: int = 2
     spacing_m: float = 3e-3
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or not self.lr > 0 or self.pair_stride < 1 or self.freq_stride < 1:
-            raise ValueError(f"physics refinement needs steps >= 0, lr > 0, strides >= 1: {self}")
+        strides = (self.pair_stride, self.freq_stride, self.pixel_stride)
+        if self.steps < 0 or not self.lr > 0 or min(strides) < 1 or not self.depth_scale_m > 0:
+            raise ValueError(
+                f"physics refinement needs steps >= 0, lr > 0, strides >= 1, depth scale > 0: "
+                f"{self}"
+            )
 
 
 def coarse_array(array: RadarArray, config: PhysicsConfig) -> RadarArray:
-    """Every pair_stride-th TX and RX and every freq_stride-th frequency of `array`."""
+    """Every pair_stride-th TX and RX and every freq_stride-th frequency of `array`, keeping at
+    least MIN_FREQUENCIES frequencies (a coarser sweep folds the range profile onto the grid)."""
+    freq_stride = max(1, min(config.freq_stride, len(array.freq_hz) // MIN_FREQUENCIES))
     return RadarArray(
         array.tx_m[:: config.pair_stride],
         array.rx_m[:: config.pair_stride],
-        array.freq_hz[:: config.freq_stride],
+        array.freq_hz[::freq_stride],
     )
 
 
@@ -66,7 +84,6 @@ def image_loss(
     target_max_db: torch.Tensor,
     target_depth_m: torch.Tensor,
     config: PhysicsConfig,
-    z_range_m: tuple[float, float],
 ) -> torch.Tensor:
     """The amplitude and masked depth terms of L for (H, W) images (see the module docstring)."""
     theta = config.dynamic_range_db
@@ -75,9 +92,9 @@ def image_loss(
     loss = (amplitude - target_amplitude).square().mean()
     both = mask & target_mask & torch.isfinite(target_depth_m)
     if both.any():
-        scale = z_range_m[1] - z_range_m[0]
-        depth = ((depth_m - target_depth_m) / scale)[both]
-        loss = loss + config.depth_weight * depth.square().mean()
+        residual = ((depth_m - target_depth_m) / config.depth_scale_m)[both]
+        huber = torch.nn.functional.huber_loss(residual, torch.zeros_like(residual), delta=1.0)
+        loss = loss + config.depth_weight * huber
     return loss
 
 
@@ -100,31 +117,37 @@ def refine_physics(
     grid: ImagingGrid,
     config: PhysicsConfig,
 ) -> tuple[np.ndarray, list[float], tuple[np.ndarray, np.ndarray]]:
-    """Refine a (26,) vector on one image; returns it, the loss before each step and after the
-    last, and the final rendering (max_db, depth_m (H, W))."""
-    settings = RenderSettings(grid=grid, sampling=SamplingConfig(spacing_m=config.spacing_m))
+    """Refine a (26,) vector on one image on `grid`; returns the best iterate, the loss of each
+    iterate (steps + 1 values, the start first), and the best iterate's rendering (max_db,
+    depth_m), on the grid of every pixel_stride-th pixel."""
+    stride = config.pixel_stride
+    settings = RenderSettings(
+        grid=grid.strided(stride), sampling=SamplingConfig(spacing_m=config.spacing_m)
+    )
     array = coarse_array(array, config)
-    target_max_db = torch.from_numpy(item.max_db)
-    target_depth = torch.from_numpy(item.depth_m)
-    z_range = (float(grid.z_m[0]), float(grid.z_m[-1]))
+    target_max_db = torch.from_numpy(item.max_db[::stride, ::stride].astype(np.float32))
+    target_max_db = target_max_db - target_max_db.max()  # 0 dB at the strided image's peak
+    target_depth = torch.from_numpy(item.depth_m[::stride, ::stride].astype(np.float32))
     vector = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.Adam([vector], lr=config.lr)
-    history = []
+    history: list[float] = []
+    best: tuple[float, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
 
-    def loss() -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        rendered = render_torch(_scene(vector), model, array, settings, seed=config.seed)
-        value = image_loss(*rendered, target_max_db, target_depth, config, z_range)
-        prior = config.prior_weight * coefficient_prior(vector[None])[0]
-        return value + prior, rendered
-
-    for _ in range(config.steps):
+    for step in range(config.steps + 1):
         optimiser.zero_grad()
-        value, _ = loss()
+        rendered = render_torch(
+            _scene(vector), model, array, settings, seed=config.seed,
+            dynamic_range_db=config.dynamic_range_db,
+        )  # fmt: skip
+        value = image_loss(*rendered, target_max_db, target_depth, config)
+        value = value + config.prior_weight * coefficient_prior(vector[None])[0]
+        history.append(float(value.detach()))
+        if best is None or history[-1] < best[0]:
+            images = tuple(x.detach().cpu().numpy() for x in rendered)
+            best = (history[-1], vector.detach().numpy().copy(), images)
+        if step == config.steps:
+            break
         value.backward()
         vector.grad[P.RENDERING] = 0.0  # rendering parameters stay as estimated
         optimiser.step()
-        history.append(float(value.detach()))
-    with torch.no_grad():
-        value, (max_db, depth_m) = loss()
-    history.append(float(value))
-    return vector.detach().numpy(), history, (max_db.numpy(), depth_m.numpy())
+    return best[1], history, best[2]

@@ -25,6 +25,7 @@ from radarface.fit.learned import RefineConfig, refine_learned
 from radarface.fit.physics import PhysicsConfig, refine_physics
 from radarface.fit.runs import TrainedRun, check_compatible
 from radarface.params import SceneParams
+from radarface.render import RenderSettings, render
 
 
 @dataclass(frozen=True)
@@ -143,18 +144,21 @@ def _refine_physics(
     seconds: dict[str, float],
 ) -> tuple[torch.Tensor, list[list[float]], np.ndarray]:
     """Physics refinement of each image of a batch on the encoder run's array and grid; the
-    renderings are amplitude images at the renderer's 15 dB."""
+    renderings are the refined faces' amplitude images at the renderer's 15 dB, rendered on the
+    full array and grid (the fit's own renderings are coarse)."""
     vectors, histories, renderings = [], [], []
+    array, grid = encoder.dataset.array, encoder.dataset.grid
     tic = time.perf_counter()
     for k, item in enumerate(items):
-        vector, history, (max_db, _) = refine_physics(
-            model, estimate[k].numpy(), item, encoder.dataset.array, encoder.dataset.grid, config
-        )
+        vector, history, _ = refine_physics(model, estimate[k].numpy(), item, array, grid, config)
         vectors.append(torch.from_numpy(vector).float())
         histories.append(history)
-        theta = P.DECODER_DYNAMIC_RANGE_DB
-        renderings.append(np.clip((max_db + theta) / theta, 0.0, 1.0))
     seconds["physics"] = (time.perf_counter() - tic) / len(items)
+    for vector in vectors:
+        scene = SceneParams.from_vector(vector.double().numpy())
+        image = render(scene, array, RenderSettings(grid=grid), seed=config.seed, model=model)
+        theta = P.DECODER_DYNAMIC_RANGE_DB
+        renderings.append(np.clip((image.max_db + theta) / theta, 0.0, 1.0))
     return torch.stack(vectors), histories, np.stack(renderings)
 
 

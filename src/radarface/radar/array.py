@@ -9,7 +9,7 @@ person facing them.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +140,20 @@ class ImagingGrid:
     def y_m(self) -> np.ndarray:
         """(n_y,) pixel-centre y coordinates, decreasing: row 0 is the top of the image (+y)."""
         return self.center_xy_m[1] - (np.arange(self.n_y) - (self.n_y - 1) / 2) * self.pitch_m
+
+    def strided(self, stride: int) -> ImagingGrid:
+        """The grid of every stride-th pixel in x and y (x_m[::stride], y_m[::stride]), same z."""
+        n_x, n_y = len(range(0, self.n_x, stride)), len(range(0, self.n_y, stride))
+        # Pixel 0 stays put: c' = c + ((n - 1) - (n' - 1) s) / 2 * pitch along each axis.
+        shift_x = ((self.n_x - 1) - (n_x - 1) * stride) / 2 * self.pitch_m
+        shift_y = ((self.n_y - 1) - (n_y - 1) * stride) / 2 * self.pitch_m
+        return replace(
+            self,
+            n_x=n_x,
+            n_y=n_y,
+            pitch_m=self.pitch_m * stride,
+            center_xy_m=(self.center_xy_m[0] + shift_x, self.center_xy_m[1] + shift_y),
+        )
 
     @property
     def z_m(self) -> np.ndarray:

@@ -76,22 +76,40 @@ def project_slices(around: Array, k: Array, grid: ImagingGrid) -> tuple[Array, A
 
 
 def project_brightest(
-    s: Any, array: RadarArray, grid: ImagingGrid, k: np.ndarray
+    s: Any,
+    array: RadarArray,
+    grid: ImagingGrid,
+    volume_zyx: Array,
+    dynamic_range_db: float | None = None,
 ) -> tuple[Any, Any]:
-    """`project_volume` of the back-projection of S (n_tx, n_rx, n_freq) tensor, computed at
-    each column's given brightest slice k (H, W) and its neighbours only (3 of n_z voxels a
-    column, exact eq. (3) in torch): differentiable in S, for fitting."""
+    """`project_volume` of the back-projection of S (n_tx, n_rx, n_freq) tensor, differentiable
+    in S, given that back-projection already computed without gradient (volume_zyx, numpy or
+    torch, e.g. by the fast `backproject`).
+
+    The max projection reads only each column's brightest voxel and its two z neighbours, so
+    only those are imaged again in torch (exact eq. (3)); with `dynamic_range_db`, only the
+    columns within that many dB of the peak (the others clip to zero amplitude and no depth,
+    so they carry no gradient) and the rest keep volume_zyx's values.
+    """
     import torch
 
     from radarface.radar.imaging import backproject_torch
 
+    mag = torch.as_tensor(volume_zyx).abs().float().cpu().numpy()
+    k = mag.argmax(0)
     z = np.stack(_around(k, len(grid.z_m)))  # (3, H, W) slice indices
+    around = np.take_along_axis(mag, z, 0)  # (3, H, W) magnitudes, without gradient
+    columns = np.ones(k.shape, dtype=bool)
+    if dynamic_range_db is not None:
+        columns = around[1] >= around[1].max() * 10 ** (-dynamic_range_db / 20)
     y, x = np.meshgrid(grid.y_m, grid.x_m, indexing="ij")
-    voxels = np.stack(
-        [np.broadcast_to(x, z.shape), np.broadcast_to(y, z.shape), grid.z_m[z]], -1
-    )  # (3, H, W, 3)
-    around = backproject_torch(s, array, voxels).abs().float()
-    return project_slices(around, torch.from_numpy(k).to(around.device), grid)
+    voxels = np.stack([np.broadcast_to(x, z.shape), np.broadcast_to(y, z.shape), grid.z_m[z]], -1)[
+        :, columns
+    ]  # (3, n_columns, 3)
+    picked = backproject_torch(s, array, voxels).abs().float()
+    around_t = torch.from_numpy(around).to(picked.device)
+    around_t[:, torch.from_numpy(columns).to(picked.device)] = picked
+    return project_slices(around_t, torch.from_numpy(k).to(picked.device), grid)
 
 
 def apply_dynamic_range(
