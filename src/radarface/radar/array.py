@@ -74,14 +74,15 @@ def qar50_array(freq_hz: np.ndarray | None = None) -> RadarArray:
     y > 0, each by increasing x. The TX-RX midpoints form a 94 x 94 grid at 1.5 mm pitch (up to the
     end antennas' 1.5 mm offsets).
     """
-    line_m = np.arange(-69.0, 69.0 + 1e-9, 3.0) * 1e-3  # 47 positions
-    end = np.isclose(np.abs(line_m), 69e-3)  # the end antennas of each TX column
+    # Millimetres divided by 1000 (not times 1e-3): the same doubles as the files' decimals.
+    line_m = np.arange(-69.0, 69.0 + 1e-9, 3.0) / 1e3  # 47 positions
+    end = np.abs(line_m) == 69.0 / 1e3  # the end antennas of each TX column
     tx = [
-        (side * (72.0e-3 if is_end else 70.5e-3), y, 0.0)
+        (side * (72.0 if is_end else 70.5) / 1e3, y, 0.0)
         for side in (-1.0, 1.0)
         for y, is_end in zip(line_m, end, strict=True)
     ]
-    rx = [(x, y, 0.0) for y in (-70.5e-3, 70.5e-3) for x in line_m]
+    rx = [(x, y, 0.0) for y in (-70.5 / 1e3, 70.5 / 1e3) for x in line_m]
     return RadarArray(np.array(tx), np.array(rx), linear_sweep() if freq_hz is None else freq_hz)
 
 
