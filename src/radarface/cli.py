@@ -302,48 +302,19 @@ def image(
     device: DeviceOption = None,
 ) -> None:
     """Image a measured capture with the same back-projection as simulated data."""
-    from radarface.radar import (
-        choose_z_range,
-        echoes_warning,
-        edge_warning,
-        find_echoes,
-        read_measurement,
-    )
-    from radarface.render import image_signal, write_image_outputs
+    from radarface.radar import read_measurement
+    from radarface.render import image_capture_to_dir
 
     with _user_errors():
-        chosen = z_range_cm == "auto"
-        z_range_m = None if chosen else _z_range(z_range_cm)
-        _settings(dynamic_range_db, device, pixels, pitch_mm, None, z_range_m)  # check options
-        capture = read_measurement(measured, tx, rx, empty_filtered=empty_filtered)
-        echoes = find_echoes(capture.s, capture.array, pairs=capture.pairs)
-        if chosen:
-            z_range_m = choose_z_range(echoes)
-            typer.echo(
-                f"z range {z_range_m[0] * 100:.1f}-{z_range_m[1] * 100:.1f} cm, chosen from the "
-                f"data (strongest echoes at {echoes.near_m * 100:.1f}-{echoes.far_m * 100:.1f} "
-                "cm); set it with --z-range-cm",
-                err=True,
-            )
+        auto = z_range_cm == "auto"
+        z_range_m = None if auto else _z_range(z_range_cm)
         settings = _settings(
             dynamic_range_db, device, pixels, pitch_mm, None, z_range_m, depth_estimator.value
         )
-        image = image_signal(capture.s, capture.array, settings)
-        warnings = [
-            w
-            for w in (echoes_warning(echoes, settings.grid), edge_warning(image, settings.grid))
-            if w
-        ][:1]
-        for warning in warnings:
-            typer.echo(warning, err=True)
-        z_meta = {
-            "z_min_m": settings.grid.z_min_m,
-            "z_max_m": settings.grid.z_max_m,
-            "chosen": "from the data" if chosen else "--z-range-cm",
-            "echoes_m": echoes,
-        }
-        meta = {"measured": measured, "capture": capture.info, "z_range": z_meta}
-        write_image_outputs(out, image, {**meta, "settings": settings, "warnings": warnings})
+        capture = read_measurement(measured, tx, rx, empty_filtered=empty_filtered)
+        meta = {"measured": measured}
+        for message in image_capture_to_dir(out, capture, settings, choose_z=auto, meta=meta):
+            typer.echo(message, err=True)
         typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from radarface.facemodel import MorphableModel
     from radarface.radar import ImagingGrid, RadarArray, RadarImage, Reflectance, SamplingConfig
+    from radarface.radar.measured import Measurement
 
 #: Revision of what the renderer computes: raised whenever a change alters rendered images beyond
 #: float rounding (simulation, imaging), so that a dataset resumes only with the renderer that
@@ -359,6 +360,47 @@ def render_to_dir(
     record = {**scene_metadata(scene, seed=seed, model=model), **(meta or {})}
     write_image_outputs(out_dir, image, {**record, "settings": settings, "warnings": warnings})
     return warnings
+
+
+def image_capture_to_dir(
+    out_dir: str | Path,
+    capture: Measurement,
+    settings: RenderSettings,
+    *,
+    choose_z: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> list[str]:
+    """Image a measured capture and write its outputs (see `write_image_outputs`).
+
+    With `choose_z` the grid's depth range comes from the capture's strongest echoes
+    (`radar.zrange`); otherwise a warning is recorded when they lie outside it, or when the
+    brightest pixel peaks on its first or last slice. Returns the messages for the user: the range
+    chosen and the warnings.
+    """
+    from radarface.radar import choose_z_range, echoes_warning, edge_warning, find_echoes
+
+    echoes = find_echoes(capture.s, capture.array, settings.grid.center_xy_m, capture.pairs)
+    messages = []
+    if choose_z:
+        z_min, z_max = choose_z_range(echoes, settings.grid.z_step_m)
+        settings = replace(settings, grid=replace(settings.grid, z_min_m=z_min, z_max_m=z_max))
+        messages.append(
+            f"z range {z_min * 100:.1f}-{z_max * 100:.1f} cm, chosen from the data (strongest "
+            f"echoes at {echoes.near_m * 100:.1f}-{echoes.far_m * 100:.1f} cm); set it with "
+            "--z-range-cm"
+        )
+    image = image_signal(capture.s, capture.array, settings)
+    warning = echoes_warning(echoes, settings.grid) or edge_warning(image, settings.grid)
+    warnings = [warning] if warning else []
+    z_range = {
+        "z_min_m": settings.grid.z_min_m,
+        "z_max_m": settings.grid.z_max_m,
+        "chosen": "from the data" if choose_z else "given",
+        "echoes_m": echoes,
+    }
+    record = {**(meta or {}), "capture": capture.info, "z_range": z_range, "warnings": warnings}
+    write_image_outputs(out_dir, image, {**record, "settings": settings})
+    return messages + warnings
 
 
 def write_image_outputs(out_dir: str | Path, image: RadarImage, meta: dict[str, Any]) -> Path:

@@ -190,7 +190,7 @@ def test_image_warns_for_a_scene_beyond_the_z_range(tmp_path: Path, array64: Rad
     assert result.exit_code == 0, result.output
     assert "warning: the strongest echoes lie at 38" in result.stderr
     meta = json.loads((tmp_path / "o" / "params.json").read_text())
-    assert meta["z_range"]["chosen"] == "--z-range-cm" and len(meta["warnings"]) == 1
+    assert meta["z_range"]["chosen"] == "given" and len(meta["warnings"]) == 1
     assert meta["capture"]["layout"] == "94 x 94 (already cut)"
     result = runner.invoke(app, [*args, "--z-range-cm", "38:42", "--out", str(tmp_path / "o2")])
     assert result.exit_code == 0 and "warning" not in result.stderr, result.output

@@ -45,9 +45,8 @@ from radarface.radar.array import RadarArray, qar50_array, read_positions_csv
 
 H5_FORMAT = "radarface-measurement"
 H5_VERSION = 1
-EMPTY_FILTERED_SUFFIX = (
-    "_emptyfiltered"  # MAROON's empty-room-filtered capture: STEM_emptyfiltered.npy
-)
+#: MAROON's empty-room-filtered capture beside STEM.npy: STEM_emptyfiltered.npy
+EMPTY_FILTERED_SUFFIX = "_emptyfiltered"
 
 _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"),
