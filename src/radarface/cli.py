@@ -17,7 +17,8 @@ from radarface.data.config import KINDS, POSES
 from radarface.facemodel.loaders import ICT_REGIONS
 from radarface.fit import REFINEMENTS
 from radarface.params import INPUTS
-from radarface.render import MESH_UNITS_M
+from radarface.radar.images import DEPTH_ESTIMATORS
+from radarface.render import MESH_FRAMES, MESH_UNITS_M
 from radarface.train.config import PRESETS, STAGE_NAMES
 
 app = typer.Typer(
@@ -46,6 +47,8 @@ def _choices(name: str, values: Iterable[str]) -> type[enum.StrEnum]:
 Region = _choices("Region", (r.replace(" ", "-") for r in ICT_REGIONS))
 MeshFormat = _choices("MeshFormat", ("ply", "obj"))
 MeshUnits = _choices("MeshUnits", MESH_UNITS_M)
+MeshFrame = _choices("MeshFrame", MESH_FRAMES)
+DepthEstimator = _choices("DepthEstimator", DEPTH_ESTIMATORS)
 DatasetKind = _choices("DatasetKind", (k for k in KINDS if k != "mesh-dir"))  # see --mesh-dir
 PoseMode = _choices("PoseMode", POSES)
 TrainStage = _choices("TrainStage", STAGE_NAMES)
@@ -147,6 +150,10 @@ TxOption = Annotated[Path | None, typer.Option(help="TX positions CSV (x,y,z in 
 RxOption = Annotated[Path | None, typer.Option(help="RX positions CSV (x,y,z in m).")]
 PitchOption = Annotated[float, typer.Option("--pitch-mm", min=0.1, help="Pixel pitch in mm.")]
 FreqOption = Annotated[str, typer.Option(help="Sweep START:STOP:N in GHz.")]
+MeshFrameOption = Annotated[
+    MeshFrame,
+    typer.Option(help="Frame of the mesh coordinates: radar, or maroon (MAROON's, x mirrored)."),
+]
 
 
 def _array(tx: Path | None, rx: Path | None, freq_ghz: str):
@@ -163,19 +170,39 @@ def _array(tx: Path | None, rx: Path | None, freq_ghz: str):
     return qar50_array(freq_hz) if tx is None else array_from_files(tx, rx, freq_hz)
 
 
+def _z_range(text: str) -> tuple[float, float]:
+    """--z-range-cm MIN:MAX -> (z_min_m, z_max_m)."""
+    try:
+        lo, hi = (float(v) * 1e-2 for v in text.split(":"))
+    except ValueError:
+        raise ValueError(
+            f"--z-range-cm must be MIN:MAX in cm (e.g. 22.5:36), got {text!r}"
+        ) from None
+    if not 0 < lo <= hi:
+        raise ValueError(f"--z-range-cm needs 0 < MIN <= MAX, got {text!r}")
+    return lo, hi
+
+
 def _settings(
     dynamic_range_db: float,
     device: str | None,
     pixels: int,
     pitch_mm: float,
     snr_db: float | None = None,
+    z_range_m: tuple[float, float] | None = None,
+    depth_estimator: str = "parabola",
 ):
     from radarface.radar import ImagingGrid
     from radarface.render import RenderSettings
 
-    grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=pitch_mm * 1e-3)
+    depth = {} if z_range_m is None else {"z_min_m": z_range_m[0], "z_max_m": z_range_m[1]}
+    grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=pitch_mm * 1e-3, **depth)
     return RenderSettings(
-        grid=grid, dynamic_range_db=dynamic_range_db, snr_db=snr_db, device=device
+        grid=grid,
+        dynamic_range_db=dynamic_range_db,
+        snr_db=snr_db,
+        device=device,
+        depth_estimator=depth_estimator,
     )
 
 
@@ -187,6 +214,7 @@ def simulate(
         Path | None, typer.Option(help="Simulate this mesh (radar frame) instead of a face.")
     ] = None,
     mesh_units: Annotated[MeshUnits, typer.Option(help="Units of --mesh.")] = "m",
+    mesh_frame: MeshFrameOption = "radar",
     points: Annotated[
         Path | None, typer.Option(help="Simulate point scatterers: CSV x_m,y_m,z_m,amplitude.")
     ] = None,
@@ -199,6 +227,9 @@ def simulate(
     ] = None,
     dynamic_range_db: DynamicRangeOption = 20.0,
     snr_db: Annotated[float | None, typer.Option(help="Add complex noise at this SNR.")] = None,
+    z_range_cm: Annotated[
+        str | None, typer.Option(help="Imaged depths MIN:MAX in cm (default 22.5:36).")
+    ] = None,
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,
     tx: TxOption = None,
@@ -212,20 +243,27 @@ def simulate(
 
     with _user_errors():
         array = _array(tx, rx, freq_ghz)
-        settings = _settings(dynamic_range_db, device, pixels, pitch_mm, snr_db)
+        z_range_m = None if z_range_cm is None else _z_range(z_range_cm)
+        settings = _settings(dynamic_range_db, device, pixels, pitch_mm, snr_db, z_range_m)
         scene, model = build_scene(
             seed,
             face_model_path=face_model,
             mesh=mesh,
             mesh_units=mesh_units.value,
+            mesh_frame=mesh_frame.value,
             points=points,
             material=material,
             antenna_size=antenna_size,
         )
-        inputs = {"mesh": mesh, "mesh_units": mesh_units.value if mesh else None, "points": points}
+        inputs = {"mesh": mesh, "points": points}
+        if mesh:
+            inputs.update(mesh_units=mesh_units.value, mesh_frame=mesh_frame.value)
         array_meta = {"tx": tx or "qar50", "rx": rx or "qar50", "freq_ghz": freq_ghz}
         meta = {**{k: v for k, v in inputs.items() if v is not None}, "array": array_meta}
-        render_to_dir(out, scene, array, settings, seed=seed, model=model, meta=meta)
+        for warning in render_to_dir(
+            out, scene, array, settings, seed=seed, model=model, meta=meta
+        ):
+            typer.echo(warning, err=True)
         typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
 
 
@@ -234,11 +272,30 @@ def image(
     measured: Annotated[Path, typer.Option(help="Capture: MAROON .npy or radarface .h5.")],
     out: Annotated[Path, typer.Option(help="Output directory.")],
     tx: Annotated[
-        Path | None, typer.Option(help="MAROON TX file (default: Tx.dat nearby).")
+        Path | None,
+        typer.Option(
+            help="MAROON capture of another array: its TX file (x,y,z in m; outlier rows first "
+            "and last, as MAROON's Tx.dat). Default: the built-in QAR50 geometry."
+        ),
     ] = None,
     rx: Annotated[
-        Path | None, typer.Option(help="MAROON RX file (default: Rx.dat nearby).")
+        Path | None, typer.Option(help="The RX file to --tx (as MAROON's Rx.dat).")
     ] = None,
+    empty_filtered: Annotated[
+        bool,
+        typer.Option(
+            "--empty-filtered",
+            help="Read MAROON's empty-room-filtered twin (STEM_emptyfiltered.npy).",
+        ),
+    ] = False,
+    z_range_cm: Annotated[
+        str,
+        typer.Option(help="Imaged depths MIN:MAX in cm, or auto: around the strongest echoes."),
+    ] = "auto",
+    depth_estimator: Annotated[
+        DepthEstimator,
+        typer.Option(help="parabola: on |V| (radarface); maroon: on dB (MAROON's)."),
+    ] = "parabola",
     dynamic_range_db: DynamicRangeOption = 20.0,
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,
@@ -246,13 +303,18 @@ def image(
 ) -> None:
     """Image a measured capture with the same back-projection as simulated data."""
     from radarface.radar import read_measurement
-    from radarface.render import image_signal, write_image_outputs
+    from radarface.render import image_capture_to_dir
 
     with _user_errors():
-        settings = _settings(dynamic_range_db, device, pixels, pitch_mm)
-        s, array = read_measurement(measured, tx, rx)
-        image = image_signal(s, array, settings)
-        write_image_outputs(out, image, {"measured": measured, "settings": settings})
+        auto = z_range_cm == "auto"
+        z_range_m = None if auto else _z_range(z_range_cm)
+        settings = _settings(
+            dynamic_range_db, device, pixels, pitch_mm, None, z_range_m, depth_estimator.value
+        )
+        capture = read_measurement(measured, tx, rx, empty_filtered=empty_filtered)
+        meta = {"measured": measured}
+        for message in image_capture_to_dir(out, capture, settings, choose_z=auto, meta=meta):
+            typer.echo(message, err=True)
         typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
 
 
@@ -317,6 +379,7 @@ def dataset_generate(
         typer.Option(help="Image every mesh file (PLY, OBJ, STL; radar frame) in this folder."),
     ] = None,
     mesh_units: Annotated[MeshUnits, typer.Option(help="Units of --mesh-dir meshes.")] = "m",
+    mesh_frame: MeshFrameOption = "radar",
     n_val: Annotated[
         int | None,
         typer.Option(min=0, help="Validation samples (default: 15% of a random set, else 0)."),
@@ -358,6 +421,7 @@ def dataset_generate(
             split_seed=split_seed,
             mesh_dir=mesh_dir,
             mesh_units=mesh_units.value,
+            mesh_frame=mesh_frame.value,
         )
         report = data.generate_dataset(
             out, config, face_model, workers, scheduler, progress, device

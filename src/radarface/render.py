@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from radarface.facemodel import MorphableModel
     from radarface.radar import ImagingGrid, RadarArray, RadarImage, Reflectance, SamplingConfig
+    from radarface.radar.measured import Measurement
 
 #: Revision of what the renderer computes: raised whenever a change alters rendered images beyond
 #: float rounding (simulation, imaging), so that a dataset resumes only with the renderer that
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 RENDERER_REVISION = 2
 
 MESH_UNITS_M = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
+#: Frames a mesh file may be in: radarface's radar frame, or MAROON's x-mirrored reconstruction
+#: frame (meshes registered to MAROON captures; see radarface.radar.measured.maroon_to_radar).
+MESH_FRAMES = ("radar", "maroon")
 _SPECKLE_TAG = 2  # random stream (seed, index, 2): scatterer sampling, diffuse phases, noise
 
 
@@ -62,6 +66,7 @@ class RenderSettings:
     snr_db: float | None = None
     method: str = "auto"  # back-projection backend, see radarface.radar.backproject
     device: str | None = None  # None or "cpu": numba kernels; "cuda[:N]": torch on that GPU
+    depth_estimator: str = "parabola"  # see radarface.radar.form_image (numpy images only)
 
     def __post_init__(self) -> None:
         check_device(self.device)
@@ -125,15 +130,26 @@ def face_mesh(model: MorphableModel, params: SceneParams) -> Mesh:
     return Mesh(posed_vertices(model, params), model.triangles, reflectance_of(params))
 
 
-def load_mesh(path: str | Path, units: str = "m", reflectance: Reflectance | None = None) -> Mesh:
-    """A mesh file (PLY, OBJ, STL, ...) in the radar frame, its coordinates in `units`."""
+def load_mesh(
+    path: str | Path,
+    units: str = "m",
+    reflectance: Reflectance | None = None,
+    frame: str = "radar",
+) -> Mesh:
+    """A mesh file (PLY, OBJ, STL, ...), its coordinates in `units` and in `frame` (one of
+    MESH_FRAMES), as a radar-frame Mesh. A "maroon" mesh is mirrored in x (the triangles'
+    vertex order reversed too, so that their normals still point out of the surface)."""
     import trimesh
+
+    from radarface.radar.measured import maroon_to_radar
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"mesh file not found: {path}")
     if units not in MESH_UNITS_M:
         raise ValueError(f"unknown mesh units {units!r}; use one of {', '.join(MESH_UNITS_M)}")
+    if frame not in MESH_FRAMES:
+        raise ValueError(f"unknown mesh frame {frame!r}; use one of {', '.join(MESH_FRAMES)}")
     try:
         mesh = trimesh.load(path, force="mesh", process=False)
     except Exception as err:  # trimesh raises many types for unreadable files
@@ -141,7 +157,10 @@ def load_mesh(path: str | Path, units: str = "m", reflectance: Reflectance | Non
     if len(mesh.faces) == 0:
         raise ValueError(f"{path}: the mesh has no triangles")
     vertices = np.asarray(mesh.vertices) * MESH_UNITS_M[units]
-    return Mesh(vertices, np.asarray(mesh.faces), reflectance)
+    triangles = np.asarray(mesh.faces)
+    if frame == "maroon":
+        vertices, triangles = maroon_to_radar(vertices), triangles[:, ::-1].copy()
+    return Mesh(vertices, triangles, reflectance)
 
 
 def read_points_csv(path: str | Path) -> Points:
@@ -196,7 +215,13 @@ def image_signal(s: np.ndarray, array: RadarArray, settings: RenderSettings) -> 
     from radarface.radar import image_volume
 
     return image_volume(
-        s, array, settings.grid, settings.dynamic_range_db, settings.method, settings.device
+        s,
+        array,
+        settings.grid,
+        settings.dynamic_range_db,
+        settings.method,
+        settings.device,
+        settings.depth_estimator,
     )
 
 
@@ -284,6 +309,7 @@ def build_scene(
     face_model_path: str | Path | None = None,
     mesh: str | Path | None = None,
     mesh_units: str = "m",
+    mesh_frame: str = "radar",
     points: str | Path | None = None,
     material: float | None = None,
     antenna_size: float | None = None,
@@ -304,7 +330,7 @@ def build_scene(
             drawn.material if material is None else material,
             drawn.antenna_size if antenna_size is None else antenna_size,
         )
-        return load_mesh(mesh, mesh_units, reflectance), None
+        return load_mesh(mesh, mesh_units, reflectance, mesh_frame), None
     model = load_face_model(resolve_face_model_path(face_model_path))
     params = sample_face_params(model, seed, 0)
     overrides = {"material": material, "antenna_size": antenna_size}
@@ -321,11 +347,57 @@ def render_to_dir(
     seed: int = 0,
     model: MorphableModel | None = None,
     meta: dict[str, Any] | None = None,
-) -> Path:
-    """Render scene 0 of `seed` and write its outputs (see `write_image_outputs`)."""
+) -> list[str]:
+    """Render scene 0 of `seed` and write its outputs (see `write_image_outputs`); returns the
+    warnings recorded with them (a scene beyond the grid's depth: `radar.edge_warning`)."""
+    from radarface.radar import edge_warning
+
     image = render(scene, array, settings, seed=seed, model=model)
+    warnings = [w for w in (edge_warning(image, settings.grid),) if w]
     record = {**scene_metadata(scene, seed=seed, model=model), **(meta or {})}
-    return write_image_outputs(out_dir, image, {**record, "settings": settings})
+    write_image_outputs(out_dir, image, {**record, "settings": settings, "warnings": warnings})
+    return warnings
+
+
+def image_capture_to_dir(
+    out_dir: str | Path,
+    capture: Measurement,
+    settings: RenderSettings,
+    *,
+    choose_z: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> list[str]:
+    """Image a measured capture and write its outputs (see `write_image_outputs`).
+
+    With `choose_z` the grid's depth range comes from the capture's strongest echoes
+    (`radar.zrange`); otherwise a warning is recorded when they lie outside it, or when the
+    brightest pixel peaks on its first or last slice. Returns the messages for the user: the range
+    chosen and the warnings.
+    """
+    from radarface.radar import choose_z_range, echoes_warning, edge_warning, find_echoes
+
+    echoes = find_echoes(capture.s, capture.array, settings.grid.center_xy_m, capture.pairs)
+    messages = []
+    if choose_z:
+        z_min, z_max = choose_z_range(echoes, settings.grid.z_step_m)
+        settings = replace(settings, grid=replace(settings.grid, z_min_m=z_min, z_max_m=z_max))
+        messages.append(
+            f"z range {z_min * 100:.1f}-{z_max * 100:.1f} cm, chosen from the data (strongest "
+            f"echoes at {echoes.near_m * 100:.1f}-{echoes.far_m * 100:.1f} cm); set it with "
+            "--z-range-cm"
+        )
+    image = image_signal(capture.s, capture.array, settings)
+    warning = echoes_warning(echoes, settings.grid) or edge_warning(image, settings.grid)
+    warnings = [warning] if warning else []
+    z_range = {
+        "z_min_m": settings.grid.z_min_m,
+        "z_max_m": settings.grid.z_max_m,
+        "chosen": "from the data" if choose_z else "given",
+        "echoes_m": echoes,
+    }
+    record = {**(meta or {}), "capture": capture.info, "z_range": z_range, "warnings": warnings}
+    write_image_outputs(out_dir, image, {**record, "settings": settings})
+    return messages + warnings
 
 
 def write_image_outputs(out_dir: str | Path, image: RadarImage, meta: dict[str, Any]) -> Path:

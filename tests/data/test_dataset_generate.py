@@ -14,6 +14,7 @@ from radarface.data import (
     build_config,
     open_dataset,
     render_sample,
+    sample_mesh,
     sample_parameters,
 )
 from radarface.data import generate as G
@@ -119,6 +120,26 @@ def test_mesh_dir_set_images_every_mesh(tiny, tmp_path: Path) -> None:
     assert np.allclose(depth, [0.26, 0.25, 0.27], atol=0.01)  # a.stl is 1 cm further
     with pytest.raises(ValueError, match="mesh files"):
         build_config(array=tiny.array, grid=tiny.grid, mesh_dir=meshes, n=5)
+
+
+def test_mesh_dir_in_maroon_frame(tiny, tmp_path: Path) -> None:
+    """--mesh-frame maroon: meshes registered to MAROON captures are mirrored into the radar
+    frame."""
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    vertices = np.array([[10, -20, 250], [30, -20, 250], [30, 20, 260.0]])  # mm, MAROON frame
+    trimesh.Trimesh(vertices, [[0, 1, 2]], process=False).export(meshes / "scan.ply")
+    common = {"array": tiny.array, "grid": tiny.grid, "mesh_dir": meshes, "mesh_units": "mm"}
+    radar, maroon = build_config(**common), build_config(**common, mesh_frame="maroon")
+    assert radar.to_json()["mesh_frame"] is None  # older sets (no mesh_frame) resume unchanged
+    assert DatasetConfig.from_json(maroon.to_json()).mesh_frame == maroon.mesh_frame == "maroon"
+    params = sample_parameters(maroon, 0)
+    mesh = sample_mesh(maroon, 0, params, None)
+    np.testing.assert_allclose(mesh.vertices_m, vertices * [-1e-3, 1e-3, 1e-3])
+    np.testing.assert_array_equal(mesh.triangles, [[2, 1, 0]])  # normals still face the array
+    np.testing.assert_allclose(sample_mesh(radar, 0, params, None).vertices_m, vertices * 1e-3)
+    with pytest.raises(ValueError, match="unknown mesh frame 'opencv'"):
+        build_config(**common, mesh_frame="opencv")
 
 
 def test_dask_path_matches_local(tiny, tiny_dataset: Path, tmp_path: Path) -> None:

@@ -135,7 +135,9 @@ def test_physics_refinement_lowers_its_loss() -> None:
     image = render(truth, array, RenderSettings(grid=grid), seed=1, model=model)
     item = RadarInput("t", image.max_db, image.peak_depth_m, truth)
     start = replace(truth, translation_m=np.zeros(3)).to_vector()  # 1 cm off in x
-    config = PhysicsConfig(steps=6, lr=0.1, pair_stride=1, freq_stride=1, spacing_m=3e-3)
+    # The physics default rate: at 0.1 the loss oscillated and ended 0.3% below its start with the
+    # QAR50's TX all at +-70.5 mm, 7% above with the measured geometry (0.05: 21% and 34% below).
+    config = PhysicsConfig(steps=6, lr=0.05, pair_stride=1, freq_stride=1, spacing_m=3e-3)
     vector, history, (max_db, depth_m) = refine_physics(model, start, item, array, grid, config)
     assert len(history) == 7 and history[-1] < history[0]
     assert max_db.shape == depth_m.shape == (12, 12) and vector.shape == (26,)

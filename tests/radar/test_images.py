@@ -10,8 +10,10 @@ from radarface.radar import (
     ImagingGrid,
     RadarImage,
     apply_dynamic_range,
+    backproject,
     form_image,
     image_volume,
+    maroon_depth,
     project_volume,
     qar50_array,
     simulate_points,
@@ -114,3 +116,35 @@ def test_projection_at_the_brightest_voxels_equals_the_full_one() -> None:
     grads = [torch.autograd.grad(x, s)[0] for x in loss]
     torch.testing.assert_close(grads[0], grads[1], rtol=2e-2, atol=1e-4)
     assert 0 < lit.sum() < lit.numel()
+
+
+def test_maroon_depth_is_the_db_parabola_of_polyfit() -> None:
+    """MAROON's estimator against its literal definition: np.polyfit on the dB triple."""
+    rng = np.random.default_rng(3)
+    vol = rng.normal(size=(len(GRID.z_m), 2, 3)) + 1j * rng.normal(size=(len(GRID.z_m), 2, 3))
+    vol[0, 0, 0] = 50.0  # a column peaking on the first slice: its neighbour repeats the edge
+    depth = maroon_depth(vol, GRID)
+    db = 20 * np.log10(np.abs(vol) / np.abs(vol).max())
+    for row in range(2):
+        for col in range(3):
+            k = int(np.argmax(db[:, row, col]))
+            triple = db[np.clip([k - 1, k, k + 1], 0, len(GRID.z_m) - 1), row, col]
+            a, b, _ = np.polyfit(np.array([-1.0, 0.0, 1.0]) * GRID.z_step_m, triple, 2)
+            assert depth[row, col] == pytest.approx(GRID.z_m[k] - b / (2 * a), abs=1e-6)
+    assert depth[0, 0] == pytest.approx(GRID.z_m[0] - 0.5 * GRID.z_step_m, abs=1e-7)
+
+
+def test_maroon_depth_agrees_with_ours_on_a_point(sparse_qar50) -> None:
+    grid = ImagingGrid(n_x=6, n_y=6, pitch_m=2e-3, z_min_m=0.24, z_max_m=0.27)
+    for z in (0.2513, 0.2526):
+        s = simulate_points(sparse_qar50, np.array([[0.001, 0.0, z]]), np.array([1.0]))
+        volume = backproject(s, sparse_qar50, grid, method="numba")
+        ours = form_image(volume, grid, 15.0)
+        theirs = form_image(volume, grid, 15.0, depth_estimator="maroon")
+        np.testing.assert_array_equal(theirs.max_db, ours.max_db)
+        mask = ours.mask
+        assert mask.sum() >= 4
+        assert np.abs(theirs.depth_m[mask] - ours.depth_m[mask]).max() < 0.1e-3
+        np.testing.assert_array_equal(theirs.depth_m[mask], maroon_depth(volume, grid)[mask])
+    with pytest.raises(ValueError, match="unknown depth estimator 'peak'"):
+        form_image(volume, grid, depth_estimator="peak")

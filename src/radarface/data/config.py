@@ -46,6 +46,7 @@ class DatasetConfig:
     eval_expressions: int = 0  # eval: expressions per identity
     mesh_dir: str | None = None
     mesh_units: str | None = None
+    mesh_frame: str | None = None  # "maroon": MAROON's x-mirrored frame; None: the radar frame
     mesh_files: tuple[str, ...] = ()
     n_val: int = 0
     split_seed: int = 0
@@ -136,16 +137,18 @@ def build_config(
     split_seed: int | None = None,
     mesh_dir: str | os.PathLike | None = None,
     mesh_units: str = "m",
+    mesh_frame: str = "radar",
     sampling: SamplingConfig | None = None,
 ) -> DatasetConfig:
     """The configuration of a random, eval (10 identities x 5 expressions) or mesh-dir dataset.
 
     n defaults to 10,000 (random); eval and mesh-dir sets have a fixed size. The validation split
     defaults to 15% of a random set and 0 otherwise; split_seed defaults to seed. A mesh_dir
-    makes a mesh-dir set (kind "random" or "mesh-dir").
+    makes a mesh-dir set (kind "random" or "mesh-dir"), its meshes in mesh_frame (see
+    radarface.render.MESH_FRAMES).
     """
     from radarface.facemodel import component_count
-    from radarface.render import MESH_UNITS_M
+    from radarface.render import MESH_FRAMES, MESH_UNITS_M
 
     common: dict[str, Any] = {
         "seed": seed,
@@ -159,6 +162,8 @@ def build_config(
             raise ValueError("a mesh-dir dataset needs --mesh-dir and no --kind eval")
         if mesh_units not in MESH_UNITS_M:
             raise ValueError(f"unknown mesh units {mesh_units!r}; use {', '.join(MESH_UNITS_M)}")
+        if mesh_frame not in MESH_FRAMES:
+            raise ValueError(f"unknown mesh frame {mesh_frame!r}; use {', '.join(MESH_FRAMES)}")
         files = mesh_files(mesh_dir)
         if n is not None and n != len(files):
             raise ValueError(f"--n {n} given, but {mesh_dir} holds {len(files)} mesh files")
@@ -168,6 +173,8 @@ def build_config(
             pose=None,
             mesh_dir=str(Path(mesh_dir).resolve()),
             mesh_units=mesh_units,
+            # None for the radar frame, so that sets made before the option resume unchanged
+            mesh_frame=None if mesh_frame == "radar" else mesh_frame,
             mesh_files=files,
             n_val=n_val or 0,
             **common,

@@ -59,7 +59,8 @@ def sample_mesh(
     """The radar-frame mesh of sample `index` with the reflectance of `params`."""
     if config.kind == "mesh-dir":
         path = Path(config.mesh_dir) / config.mesh_files[index]
-        return load_mesh(path, config.mesh_units, reflectance_of(params))
+        frame = config.mesh_frame or "radar"
+        return load_mesh(path, config.mesh_units, reflectance_of(params), frame)
     return face_mesh(model, params)
 
 

@@ -28,7 +28,8 @@ def dataset_info(path: str | os.PathLike) -> dict[str, Any]:
         "seed": config.seed,
     }
     if config.kind == "mesh-dir":
-        info["meshes"] = f"{config.mesh_dir} ({config.mesh_units})"
+        frame = f", {config.mesh_frame} frame" if config.mesh_frame else ""
+        info["meshes"] = f"{config.mesh_dir} ({config.mesh_units}{frame})"
     else:
         info["face_model"] = f"{config.face_model['name']} ({config.face_model['hash'][:12]})"
         info["coefficients"] = f"{config.n_shape} shape, {config.n_expr} expression"

@@ -131,8 +131,8 @@ def read_capture(path: str | Path, grid: ImagingGrid, device: str | None = None)
     from radarface.radar import read_measurement
     from radarface.render import RenderSettings, image_signal
 
-    s, array = read_measurement(path)
-    image = image_signal(s, array, RenderSettings(grid=grid, device=device))
+    capture = read_measurement(path)
+    image = image_signal(capture.s, capture.array, RenderSettings(grid=grid, device=device))
     return RadarInput(Path(path).stem, image.max_db, image.peak_depth_m, source={"capture": path})
 
 

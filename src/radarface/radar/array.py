@@ -66,13 +66,23 @@ def linear_sweep(start_hz: float = 72e9, stop_hz: float = 82e9, n: int = 128) ->
 def qar50_array(freq_hz: np.ndarray | None = None) -> RadarArray:
     """The Rohde & Schwarz QAR50 submodule used in the paper (94 TX, 94 RX, 72-82 GHz, 128 steps).
 
-    TX: two vertical columns at x = -70.5 and +70.5 mm, 47 each, y = -69 ... +69 mm at 3 mm pitch.
+    The measured geometry of MAROON's antenna files (`data/qar50sc/Tx.dat`, `Rx.dat`, rows 1..94):
+    TX: two vertical columns of 47, y = -69 ... +69 mm at 3 mm pitch, at x = -70.5 and +70.5 mm
+    except each column's end antennas (y = +-69 mm), which sit at x = -72.0 and +72.0 mm.
     RX: two horizontal rows at y = -70.5 and +70.5 mm, 47 each, x = -69 ... +69 mm at 3 mm pitch.
-    The 8836 TX-RX midpoints form a 94 x 94 grid at 1.5 mm pitch.
+    Order as in those files: TX column x < 0 then x > 0, each by increasing y; RX row y < 0 then
+    y > 0, each by increasing x. The TX-RX midpoints form a 94 x 94 grid at 1.5 mm pitch (up to the
+    end antennas' 1.5 mm offsets).
     """
-    line_m = np.arange(-69.0, 69.0 + 1e-9, 3.0) * 1e-3  # 47 positions
-    tx = [(x, y, 0.0) for x in (-70.5e-3, 70.5e-3) for y in line_m]
-    rx = [(x, y, 0.0) for y in (-70.5e-3, 70.5e-3) for x in line_m]
+    # Millimetres divided by 1000 (not times 1e-3): the same doubles as the files' decimals.
+    line_m = np.arange(-69.0, 69.0 + 1e-9, 3.0) / 1e3  # 47 positions
+    end = np.abs(line_m) == 69.0 / 1e3  # the end antennas of each TX column
+    tx = [
+        (side * (72.0 if is_end else 70.5) / 1e3, y, 0.0)
+        for side in (-1.0, 1.0)
+        for y, is_end in zip(line_m, end, strict=True)
+    ]
+    rx = [(x, y, 0.0) for y in (-70.5 / 1e3, 70.5 / 1e3) for x in line_m]
     return RadarArray(np.array(tx), np.array(rx), linear_sweep() if freq_hz is None else freq_hz)
 
 

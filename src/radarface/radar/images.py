@@ -24,6 +24,10 @@ Array = Any  # np.ndarray or torch.Tensor
 #: |V| below this fraction of the image maximum is treated as this fraction (avoids log10(0)).
 _FLOOR = 1e-12
 
+#: Depth estimators of `form_image`: "parabola" (`project_volume`, on |V|) or "maroon"
+#: (`maroon_depth`, MAROON's, on dB).
+DEPTH_ESTIMATORS = ("parabola", "maroon")
+
 
 def project_volume(volume_zyx: Array, grid: ImagingGrid) -> tuple[Array, Array]:
     """Max-intensity projection along z: (max_db (H, W), depth_m (H, W)), float32.
@@ -112,6 +116,25 @@ def project_brightest(
     return project_slices(around_t, torch.from_numpy(k).to(picked.device), grid)
 
 
+def maroon_depth(volume_zyx: np.ndarray, grid: ImagingGrid) -> np.ndarray:
+    """MAROON's depth estimator (`extract_depth_parabola_fit` of its radar_control.py): (H, W)
+    float32 metres, from volume_zyx (n_z, n_y, n_x) complex (numpy).
+
+    The vertex of the parabola through each column's brightest voxel and its two z neighbours,
+    fitted to the dB values 20 log10 |V| where `project_volume` fits |V|; neighbours beyond the
+    first or last slice repeat the edge slice (the vertex then lies half a step outside it) and
+    the offset is not clamped. MAROON masks pixels 15 dB below the peak (`--dynamic-range-db 15`).
+    """
+    mag = np.abs(volume_zyx).astype(np.float64)
+    db = 20 * np.log10(np.maximum(mag, _FLOOR * mag.max()))
+    k = mag.argmax(0)
+    lo, peak, hi = (np.take_along_axis(db, z[None], 0)[0] for z in _around(k, len(db)))
+    # Vertex of y = a x^2 + b x + c through (-1, lo), (0, peak), (1, hi): x = -b / 2a.
+    curv = lo - 2 * peak + hi
+    offset = np.where(curv != 0, 0.5 * (lo - hi) / np.where(curv != 0, curv, 1.0), 0.0)
+    return (grid.z_m[0] + (k + offset) * grid.z_step_m).astype(np.float32)
+
+
 def apply_dynamic_range(
     max_db: Array, depth_m: Array, dynamic_range_db: float | Array
 ) -> tuple[Array, Array, Array]:
@@ -173,10 +196,21 @@ def clip_image(
 
 
 def form_image(
-    volume_zyx: np.ndarray, grid: ImagingGrid, dynamic_range_db: float = 20.0
+    volume_zyx: np.ndarray,
+    grid: ImagingGrid,
+    dynamic_range_db: float = 20.0,
+    depth_estimator: str = "parabola",
 ) -> RadarImage:
-    """Project a volume (n_z, n_y, n_x) and clip it at -dynamic_range_db dB (numpy)."""
-    max_db, depth = project_volume(np.asarray(volume_zyx), grid)
+    """Project a volume (n_z, n_y, n_x) and clip it at -dynamic_range_db dB (numpy); the depth
+    by one of DEPTH_ESTIMATORS."""
+    if depth_estimator not in DEPTH_ESTIMATORS:
+        raise ValueError(
+            f"unknown depth estimator {depth_estimator!r}; use {' or '.join(DEPTH_ESTIMATORS)}"
+        )
+    volume_zyx = np.asarray(volume_zyx)
+    max_db, depth = project_volume(volume_zyx, grid)
+    if depth_estimator == "maroon":
+        depth = maroon_depth(volume_zyx, grid)
     return clip_image(max_db, depth, grid, dynamic_range_db)
 
 
@@ -187,11 +221,13 @@ def image_volume(
     dynamic_range_db: float = 20.0,
     method: str = "auto",
     device: str | None = None,
+    depth_estimator: str = "parabola",
 ) -> RadarImage:
-    """Back-project s (n_tx, n_rx, n_freq) onto grid and form the image (see `backproject`)."""
+    """Back-project s (n_tx, n_rx, n_freq) onto grid and form the image (see `backproject`,
+    `form_image`)."""
     from radarface.radar.imaging import backproject
 
     volume = backproject(s, array, grid, method=method, device=device)
     if is_tensor(volume):
         volume = volume.detach().cpu().numpy()
-    return form_image(volume, grid, dynamic_range_db)
+    return form_image(volume, grid, dynamic_range_db, depth_estimator)
