@@ -6,11 +6,13 @@ import atexit
 import contextlib
 import enum
 import gc
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from radarface import facemodel
 from radarface.data.config import KINDS, POSES
@@ -20,7 +22,32 @@ from radarface.params import INPUTS
 from radarface.render import MESH_UNITS_M
 from radarface.train.config import PRESETS, STAGE_NAMES
 
+
+
+class _OneLineErrors(TyperGroup):
+    """The command group, whose usage errors (a bad option value, a missing argument) are one
+    line on stderr and exit code 2, like every other error of the CLI (see `_user_errors`)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command; errors as one line `Error: ...` on stderr."""
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as err:  # click's ClickException (typer vendors click)
+            if type(err).__name__ == "NoArgsIsHelpError":  # a bare group: its help
+                typer.echo(err.ctx.get_help())
+            else:
+                typer.echo(f"Error: {err.format_message()}", err=True)
+            code = err.exit_code
+        except typer.Abort:  # an EOF or interrupt at a prompt
+            typer.echo("Error: aborted", err=True)
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     help="radarface: 3D faces from near-field mmWave MIMO radar images.",
     no_args_is_help=True,
     add_completion=False,
@@ -75,6 +102,9 @@ def _user_errors() -> Iterator[None]:
         yield
     except (ValueError, FileNotFoundError) as err:
         typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
+    except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+        typer.echo(f"{err.filename}: {err.strerror.lower()}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -133,10 +163,32 @@ def facemodel_sample(
 
 # --- radar -----------------------------------------------------------------------------------
 
+def _device_checked(device: str | None, allow_auto: bool) -> str | None:
+    """`device`, checked by the one device check (render.check_device); else a usage error."""
+    from radarface.render import check_device
+
+    try:
+        check_device(device, allow_auto)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    return device
+
+
+def _checked_device(device: str | None) -> str | None:
+    """The --device of the radar and reconstruction commands, checked before any work."""
+    return _device_checked(device, allow_auto=False)
+
+
+def _checked_train_device(device: str) -> str:
+    """train's --device, where auto (CUDA where present, else the CPU) passes too."""
+    return _device_checked(device, allow_auto=True)
+
+
 DeviceOption = Annotated[
     str | None,
     typer.Option(
-        help="Device for simulation and imaging: cpu (numba) or cuda[:N] (torch). Default: cpu."
+        help="Device for simulation and imaging: cpu (numba) or cuda[:N] (torch). Default: cpu.",
+        callback=_checked_device,
     ),
 ]
 DynamicRangeOption = Annotated[
@@ -401,7 +453,12 @@ def train(
     ] = "amplitude",
     preset: Annotated[TrainPreset, typer.Option(help="paper: the paper's; cpu: reduced.")] = "cpu",
     resume: Annotated[bool, typer.Option(help="Continue from RUN_DIR's checkpoint.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Annotated[
+        str,
+        typer.Option(
+            help="auto, cpu, cuda or cuda:N.", callback=_checked_train_device
+        ),
+    ] = "auto",
     encoder: Annotated[Path | None, typer.Option(help="Autoencoder: encoder run.")] = None,
     decoder: Annotated[Path | None, typer.Option(help="Autoencoder: decoder run.")] = None,
     decoder_target: Annotated[

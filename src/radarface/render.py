@@ -68,9 +68,10 @@ class RenderSettings:
         check_device(self.device)
 
 
-def check_device(device: str | None) -> None:
-    """Raise a one-line ValueError for a device this machine cannot run on."""
-    if device is None:
+def check_device(device: str | None, allow_auto: bool = False) -> None:
+    """Raise a one-line ValueError for a device this machine cannot run on: the one device check
+    of every command (None passes: the CPU; "auto", CUDA where present, where `allow_auto`)."""
+    if device is None or (allow_auto and device == "auto"):
         return
     import torch
 
@@ -94,6 +95,8 @@ class Mesh:
     vertices_m: np.ndarray  # (V, 3)
     triangles: np.ndarray  # (T, 3)
     reflectance: Reflectance | None = None  # None: radarface.radar.Reflectance()
+    source: str | None = None  # the file it was read from, for error messages
+    units: str | None = None  # the units of that file's coordinates (a key of MESH_UNITS_M)
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,45 @@ def load_mesh(path: str | Path, units: str = "m", reflectance: Reflectance | Non
     if len(mesh.faces) == 0:
         raise ValueError(f"{path}: the mesh has no triangles")
     vertices = np.asarray(mesh.vertices) * MESH_UNITS_M[units]
-    return Mesh(vertices, np.asarray(mesh.faces), reflectance)
+    if not np.all(np.isfinite(vertices)):
+        raise ValueError(f"{path}: the mesh has NaN or infinite coordinates")
+    return Mesh(vertices, np.asarray(mesh.faces), reflectance, str(path), units)
+
+
+def _box_text(lo_m: np.ndarray, hi_m: np.ndarray) -> str:
+    """'x -9.2..9.2, y -16..12, z 25..41 cm' of a box's corners (3,) in metres."""
+    parts = [f"{a} {lo * 100:.3g}..{hi * 100:.3g}" for a, lo, hi in zip("xyz", lo_m, hi_m)]
+    return ", ".join(parts) + " cm"
+
+
+def check_scene_extent(
+    points_m: np.ndarray, grid: ImagingGrid, *, source: str = "the scene", units: str | None = None
+) -> None:
+    """One-line ValueError when the scene's box (points (P, 3), metres) misses the imaging grid's
+    box: its image would hold nothing of it. For a file read in `units`, the message gives its size
+    in every unit and the units that would place it in the grid (a mesh in mm read as m is a
+    thousand times too large and far; one in m read as mm, a speck at the array)."""
+    from radarface.radar.profiles import grid_box
+
+    lo_g, hi_g = grid_box(grid)
+    margin = np.array([grid.pitch_m, grid.pitch_m, grid.z_step_m])
+    lo, hi = points_m.min(axis=0), points_m.max(axis=0)
+
+    def meets(scale: float) -> bool:
+        return bool(np.all(lo * scale <= hi_g + margin) and np.all(hi * scale >= lo_g - margin))
+
+    if meets(1.0):
+        return
+    read = f"read in {units}, " if units is not None else ""
+    message = f"{source}: {read}the scene ({_box_text(lo, hi)}) lies outside the imaging grid "
+    message += f"({_box_text(lo_g, hi_g)})"
+    if units is not None:
+        side = float((hi - lo).max()) / MESH_UNITS_M[units]  # in the file's units
+        sizes = ", ".join(f"{side * f:.3g} m if in {u}" for u, f in MESH_UNITS_M.items())
+        fits = [u for u, f in MESH_UNITS_M.items() if meets(f / MESH_UNITS_M[units])]
+        message += f"; its largest side is {sizes}"
+        message += f"; use --mesh-units {fits[0]}" if fits else "; move it in front of the array"
+    raise ValueError(message)
 
 
 def read_points_csv(path: str | Path) -> Points:
@@ -175,11 +216,15 @@ def simulate_scene(
     from radarface.radar import simulate_mesh, simulate_points
 
     if isinstance(scene, Points):
+        check_scene_extent(scene.points_m, settings.grid, source="the points")
         return simulate_points(array, scene.points_m, scene.amplitudes)
     if isinstance(scene, SceneParams):
         if model is None:
             raise ValueError("rendering face parameters needs their face model")
         scene = face_mesh(model, scene)
+    check_scene_extent(
+        scene.vertices_m, settings.grid, source=scene.source or "the mesh", units=scene.units
+    )
     return simulate_mesh(
         array,
         scene.vertices_m,

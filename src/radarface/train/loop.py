@@ -92,6 +92,9 @@ def _init_distributed() -> tuple[int, int, bool]:
 
 def _device(cfg: TrainConfig) -> torch.device:
     """cfg.device, where "auto" is cuda:LOCAL_RANK when CUDA is present and cpu otherwise."""
+    from radarface.render import check_device
+
+    check_device(cfg.device, allow_auto=True)
     if cfg.device != "auto":
         return torch.device(cfg.device)
     if torch.cuda.is_available():
