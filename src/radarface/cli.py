@@ -23,7 +23,6 @@ from radarface.render import MESH_UNITS_M
 from radarface.train.config import PRESETS, STAGE_NAMES
 
 
-
 class _OneLineErrors(TyperGroup):
     """The command group, whose usage errors (a bad option value, a missing argument) are one
     line on stderr and exit code 2, like every other error of the CLI (see `_user_errors`)."""
@@ -162,6 +161,7 @@ def facemodel_sample(
 
 
 # --- radar -----------------------------------------------------------------------------------
+
 
 def _device_checked(device: str | None, allow_auto: bool) -> str | None:
     """`device`, checked by the one device check (render.check_device); else a usage error."""
@@ -453,11 +453,12 @@ def train(
     ] = "amplitude",
     preset: Annotated[TrainPreset, typer.Option(help="paper: the paper's; cpu: reduced.")] = "cpu",
     resume: Annotated[bool, typer.Option(help="Continue from RUN_DIR's checkpoint.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the run in RUN_DIR (else an existing run is refused).")
+    ] = False,
     device: Annotated[
         str,
-        typer.Option(
-            help="auto, cpu, cuda or cuda:N.", callback=_checked_train_device
-        ),
+        typer.Option(help="auto, cpu, cuda or cuda:N.", callback=_checked_train_device),
     ] = "auto",
     encoder: Annotated[Path | None, typer.Option(help="Autoencoder: encoder run.")] = None,
     decoder: Annotated[Path | None, typer.Option(help="Autoencoder: decoder run.")] = None,
@@ -488,7 +489,8 @@ def train(
             overrides.setdefault("net_overrides", {})["decoder_target"] = decoder_target
         result = run_stage(
             stage.value, data_dir, out, input=input.value, preset=preset.value, resume=resume,
-            encoder_run=encoder, decoder_run=decoder, face_model=face_model, device=device,
+            overwrite=overwrite, encoder_run=encoder, decoder_run=decoder, face_model=face_model,
+            device=device,
             **overrides,
         )  # fmt: skip
         val = ", ".join(f"{k} {v:.4g}" for k, v in (result.get("val") or {}).items())

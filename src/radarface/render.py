@@ -152,7 +152,8 @@ def load_mesh(path: str | Path, units: str = "m", reflectance: Reflectance | Non
 
 def _box_text(lo_m: np.ndarray, hi_m: np.ndarray) -> str:
     """'x -9.2..9.2, y -16..12, z 25..41 cm' of a box's corners (3,) in metres."""
-    parts = [f"{a} {lo * 100:.3g}..{hi * 100:.3g}" for a, lo, hi in zip("xyz", lo_m, hi_m)]
+    bounds = zip("xyz", lo_m, hi_m, strict=True)
+    parts = [f"{a} {lo * 100:.3g}..{hi * 100:.3g}" for a, lo, hi in bounds]
     return ", ".join(parts) + " cm"
 
 

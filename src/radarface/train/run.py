@@ -27,6 +27,7 @@ def run_stage(
     input: str = "amplitude",
     preset: Preset = "cpu",
     resume: bool = False,
+    overwrite: bool = False,
     encoder_run: str | os.PathLike | None = None,
     decoder_run: str | os.PathLike | None = None,
     face_model: str | os.PathLike | None = None,
@@ -69,7 +70,7 @@ def run_stage(
     metrics = face_model_metrics(model) if spec.param_metrics else None
     return train_stage(
         stage, train_ds, val_ds, cfg, out_dir,
-        runs=runs, resume=resume, metrics=metrics, run_info=info,
+        runs=runs, resume=resume, overwrite=overwrite, metrics=metrics, run_info=info,
     )  # fmt: skip
 
 
