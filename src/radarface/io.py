@@ -71,6 +71,25 @@ def open_hdf5(path: str | os.PathLike, what: str) -> Any:
         raise ValueError(f"{path}: not an HDF5 file ({err})") from None
 
 
+def read_npz(
+    path: str | os.PathLike, what: str, names: bool = False
+) -> dict[str, np.ndarray | None]:
+    """Every array of an .npz file, read without pickle (with `names`, only their names: the
+    values are None); one-line errors naming the file and `what` it should be when it is
+    missing, empty, truncated or not an npz."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file, not a {what}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: None if names else data[k] for k in data.files}
+    except Exception as err:  # OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error
+        reason = ": ".join([type(err).__name__, *str(err).splitlines()[:1]])
+        raise ValueError(f"{path}: not a readable .npz {what} ({reason})") from None
+
+
 def jsonable(value: Any) -> Any:
     """`value` with dataclasses, tuples, numpy values and paths turned into JSON types."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -58,7 +58,8 @@ def stored_params(group: Any, index: int) -> SceneParams:
 
 def stored_image(group: Any, index: int, config: DatasetConfig, theta: float) -> RadarImage:
     """Sample `index` as a RadarImage clipped at -theta dB."""
-    max_db, depth_m = group["images/max_db"][index], group["images/depth_m"][index]
+    with store.readable_samples(group, [index]):
+        max_db, depth_m = group["images/max_db"][index], group["images/depth_m"][index]
     return clip_image(max_db, depth_m, config.grid, theta)
 
 
