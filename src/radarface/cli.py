@@ -201,6 +201,18 @@ PitchOption = Annotated[float, typer.Option("--pitch-mm", min=0.1, help="Pixel p
 FreqOption = Annotated[str, typer.Option(help="Sweep START:STOP:N in GHz.")]
 
 
+def _announce_compilation(device: str | None) -> None:
+    """Say so on stderr when this run compiles the CPU kernels first (once per machine)."""
+    from radarface.radar import render_kernels_cached
+
+    if device in (None, "cpu") and not render_kernels_cached():
+        typer.echo(
+            "compiling the radar kernels for this machine (once: about a minute on two cores; "
+            "later runs load them in half a second)...",
+            err=True,
+        )
+
+
 def _array(tx: Path | None, rx: Path | None, freq_ghz: str):
     """The QAR50, or the array of --tx/--rx, with the sweep START:STOP:N in GHz."""
     from radarface.radar import array_from_files, linear_sweep, qar50_array
@@ -275,6 +287,7 @@ def simulate(
             antenna_size=antenna_size,
         )
         inputs = {"mesh": mesh, "mesh_units": mesh_units.value if mesh else None, "points": points}
+        _announce_compilation(device)
         array_meta = {"tx": tx or "qar50", "rx": rx or "qar50", "freq_ghz": freq_ghz}
         meta = {**{k: v for k, v in inputs.items() if v is not None}, "array": array_meta}
         render_to_dir(out, scene, array, settings, seed=seed, model=model, meta=meta)
@@ -303,6 +316,7 @@ def image(
     with _user_errors():
         settings = _settings(dynamic_range_db, device, pixels, pitch_mm)
         s, array = read_measurement(measured, tx, rx)
+        _announce_compilation(device)
         image = image_signal(s, array, settings)
         write_image_outputs(out, image, {"measured": measured, "settings": settings})
         typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
@@ -325,9 +339,13 @@ def demo(
 
     with _user_errors():
         settings = _settings(dynamic_range_db, device, pixels, pitch_mm)
-        rows = run_demo(_load(face_model), out, n, seed, qar50_array(), settings)
-        for i, row in enumerate(rows):
+        model = _load(face_model)
+        _announce_compilation(device)
+
+        def done(i: int, row: dict) -> None:
             typer.echo(f"face {i}: {row['seconds']:.2f} s -> {out}/face_{i:03d}.png")
+
+        run_demo(model, out, n, seed, qar50_array(), settings, on_face=done)
         typer.echo(f"summary: {out}/summary.json")
 
 
@@ -411,6 +429,7 @@ def dataset_generate(
             mesh_dir=mesh_dir,
             mesh_units=mesh_units.value,
         )
+        _announce_compilation(device)
         report = data.generate_dataset(
             out, config, face_model, workers, scheduler, progress, device
         )

@@ -18,11 +18,19 @@ import numpy as np
 from radarface import __version__
 
 
+def make_parent(path: Path) -> None:
+    """Create `path`'s folder; a one-line ValueError when a file stands where a folder must."""
+    for folder in (*reversed(path.parents), path.parent):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file, not a folder: cannot write {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -44,7 +52,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     The rename fails (OSError) when `path` exists and is not an empty directory.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

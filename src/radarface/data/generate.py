@@ -29,7 +29,7 @@ from radarface.data.sample import render_sample, sample_parameters
 from radarface.facemodel import MorphableModel, resolve_face_model_path
 from radarface.params import SceneParams
 from radarface.radar.imaging import check_backprojection_memory
-from radarface.render import RENDERER_REVISION, check_device
+from radarface.render import RENDERER_REVISION, check_device, check_scene_extent, load_mesh
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,15 @@ def _open_or_create(
         out, requested, params, splits, config.image_shape, RENDERER_REVISION
     )
     return group, True
+
+
+def check_meshes(config: DatasetConfig) -> None:
+    """Read every mesh of a mesh-dir set and check it lies in the imaging grid (its units), so
+    that a bad mesh is a one-line error before the dataset is made."""
+    for name in config.mesh_files or ():
+        path = Path(config.mesh_dir) / name
+        mesh = load_mesh(path, config.mesh_units)
+        check_scene_extent(mesh.vertices_m, config.grid, source=str(path), units=mesh.units)
 
 
 def cpu_count() -> int:
@@ -246,6 +255,8 @@ def generate_dataset(
     if config.kind != "mesh-dir":
         model_path = str(Path(resolve_face_model_path(face_model_path)).resolve())
         model = load_checked_model(model_path, config)
+    else:
+        check_meshes(config)
     workers = workers or cpu_count()
     check_backprojection_memory(config.array, config.grid, 1 if scheduler else workers)
     client = connect_scheduler(scheduler) if scheduler is not None else None

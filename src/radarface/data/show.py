@@ -67,7 +67,7 @@ def _describe(config: DatasetConfig, index: int, p: SceneParams) -> str:
     """Parameters of a sample as two lines of text."""
     lines = [f"sample {index} ({config.kind}, seed {config.seed})"]
     if config.kind == "mesh-dir":
-        lines[0] += f": {config.mesh_files[index]}"
+        lines[0] += f": {config.mesh_files[index]}; "
     else:
         yaw, pitch, roll = np.degrees(p.rotation_rad)
         tx, ty, _ = p.translation_m * 100

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -531,20 +534,57 @@ def load_model(path: str | os.PathLike) -> MorphableModel:
     return model
 
 
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/radarface, default ~/.cache/radarface."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "radarface"
+
+
+def _conversion_cache_path(path: Path, region: str | None) -> Path:
+    """Where the conversion of the model file `path` is kept: keyed by the file's bytes, the
+    region and the source of the code that converts (a change to it converts anew)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    for module in (__name__, MorphableModel.__module__):
+        digest.update(Path(sys.modules[module].__file__).read_bytes())
+    digest.update(_normalise_region(region).encode())
+    return default_cache_dir() / "converted" / f"{digest.hexdigest()[:32]}.npz"
+
+
 def load_face_model(path: str | os.PathLike, region: str | None = None) -> MorphableModel:
     """Any supported face model: BFM .h5/.hdf5, our or ICT's compact .npz, an ICT checkout dir.
 
     Every error names the file (a model with NaN or infinite values is refused before any PCA).
+    A file in another format than radarface's npz is converted once: the conversion is kept in
+    the user cache (`default_cache_dir()/converted`, written atomically) and read from there
+    while the file is unchanged.
     """
     path = Path(path)
+    cached = None
     try:
-        return _load_any(path, region)
+        if path.is_file() and not _is_radarface_npz(path):
+            cached = _conversion_cache_path(path, region)
+            if cached.is_file():
+                with contextlib.suppress(ValueError):  # a damaged cache entry: convert again
+                    return load_model(cached)
+        model = _load_any(path, region)
     except np.linalg.LinAlgError as err:
         raise ValueError(f"{path}: the face model's PCA failed ({err})") from None
     except ValueError as err:
         if str(path) in str(err):
             raise
         raise ValueError(f"{path}: {err}") from None
+    if cached is not None:
+        with contextlib.suppress(OSError, ValueError):  # a read-only cache: convert each time
+            save_model(model, cached)
+    return model
+
+
+def _is_radarface_npz(path: Path) -> bool:
+    """True for radarface's own npz (read directly, not converted)."""
+    return path.suffix.lower() == ".npz" and FORMAT_KEY in read_npz(path, "face model", True)
 
 
 def _load_any(path: Path, region: str | None) -> MorphableModel:

@@ -26,6 +26,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "project_volume",
         ],
         "imaging": ["backproject", "backproject_reference", "backproject_torch"],
+        "kernels": ["render_kernels_cached"],
         "measured": ["read_maroon", "read_measurement", "write_measurement"],
         "reflectance": ["ANTENNA_SIZE_UNIT_M", "Reflectance"],
         "scene": [
