@@ -291,7 +291,7 @@ def simulate(
         array_meta = {"tx": tx or "qar50", "rx": rx or "qar50", "freq_ghz": freq_ghz}
         meta = {**{k: v for k, v in inputs.items() if v is not None}, "array": array_meta}
         render_to_dir(out, scene, array, settings, seed=seed, model=model, meta=meta)
-        typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
+        typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, figure.png, params.json")
 
 
 @app.command("image")
@@ -318,8 +318,9 @@ def image(
         s, array = read_measurement(measured, tx, rx)
         _announce_compilation(device)
         image = image_signal(s, array, settings)
-        write_image_outputs(out, image, {"measured": measured, "settings": settings})
-        typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
+        meta = {"measured": measured, "settings": settings}
+        write_image_outputs(out, image, meta, settings.grid)
+        typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, figure.png, params.json")
 
 
 @app.command("demo")

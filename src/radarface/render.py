@@ -374,16 +374,20 @@ def render_to_dir(
     """Render scene 0 of `seed` and write its outputs (see `write_image_outputs`)."""
     image = render(scene, array, settings, seed=seed, model=model)
     record = {**scene_metadata(scene, seed=seed, model=model), **(meta or {})}
-    return write_image_outputs(out_dir, image, {**record, "settings": settings})
+    return write_image_outputs(out_dir, image, {**record, "settings": settings}, settings.grid)
 
 
-def write_image_outputs(out_dir: str | Path, image: RadarImage, meta: dict[str, Any]) -> Path:
-    """Write image.npz, amplitude.png, depth.png and params.json (with provenance) into out_dir.
+def write_image_outputs(
+    out_dir: str | Path, image: RadarImage, meta: dict[str, Any], grid: ImagingGrid
+) -> Path:
+    """Write image.npz, amplitude.png and depth.png (the raw images), figure.png (labelled:
+    amplitude in dB, depth in mm over the grid's depths, axes in mm, colour bars) and
+    params.json (with provenance, and the depth range of the figures) into out_dir.
 
     Every file is written under a temporary name and renamed; params.json comes last and marks
     a complete output.
     """
-    from radarface.plot import save_image_pngs
+    from radarface.plot import image_figure, save_image_pngs
 
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "image.npz") as tmp, tmp.open("wb") as f:
@@ -396,9 +400,12 @@ def write_image_outputs(out_dir: str | Path, image: RadarImage, meta: dict[str, 
             y_m=image.y_m,
             max_db=image.max_db,
         )
-    save_image_pngs(out_dir, image)
+    z_range_m = (float(grid.z_m[0]), float(grid.z_m[-1]))
+    save_image_pngs(out_dir, image, z_range_m)
+    title = f"{out_dir.name}: {image.dynamic_range_db:g} dB, depth {z_range_m[0] * 1e3:.0f}-"
+    image_figure(out_dir / "figure.png", image, z_range_m, f"{title}{z_range_m[1] * 1e3:.0f} mm")
     write_json(
         out_dir / "params.json",
-        provenance(dynamic_range_db=image.dynamic_range_db, **meta),
+        provenance(dynamic_range_db=image.dynamic_range_db, depth_range_m=z_range_m, **meta),
     )
     return out_dir
