@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import shutil
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. torch's note on a foreign pickle protocol
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types: EOFError, UnpicklingError, RuntimeError
         reason = "empty file" if path.stat().st_size == 0 else type(err).__name__
         raise ValueError(
