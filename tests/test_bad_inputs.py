@@ -288,3 +288,31 @@ def test_save_model_round_trip_is_not_refused(bump_model_path: Path, tmp_path: P
     saved = save_model(model, tmp_path / "copy.npz")
     assert load_face_model(saved).content_hash == model.content_hash
     assert asdict(TrainConfig.preset("cpu", "encoder"))["epochs"] == 40
+
+
+PROCESS_CASES = [
+    ("simulate --out {o}/s --device gpu", 2, "Error: Invalid value for '--device'"),
+    ("train encoder --data {o}/none --out {o}/r --device cuda", 2, "CUDA device"),
+    ("simulate --out {o}/s --mesh {i}/mm_as_m.ply", 1, "use --mesh-units mm"),
+    ("simulate --out {o}/s --pixels 20000", 1, "needs about"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), PROCESS_CASES)
+def test_bad_input_in_a_real_process(
+    args: str, code: int, message: str, inputs: Path, bump_model_path: Path, tmp_path: Path
+) -> None:
+    """The installed entry point behaves as the in-process table: exit code, one stderr line."""
+    import subprocess
+    import sys
+
+    argv = args.format(i=inputs, o=tmp_path, m=bump_model_path).split()
+    env = {**os.environ, "RADARFACE_FACE_MODEL": str(bump_model_path)}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")
+    proc = subprocess.run(
+        [sys.executable, "-m", "radarface.cli", *argv],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    assert proc.stdout == "" and not any(tmp_path.iterdir())

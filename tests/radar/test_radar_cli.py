@@ -25,7 +25,7 @@ def _peak_xy(out: Path) -> tuple[float, float]:
 
 
 def _check_outputs(out: Path) -> dict:
-    for name in ("image.npz", "amplitude.png", "depth.png", "params.json"):
+    for name in ("image.npz", "amplitude.png", "depth.png", "figure.png", "params.json"):
         assert (out / name).is_file(), name
     data = np.load(out / "image.npz")
     assert data["amplitude"].dtype == np.float32 and data["amplitude"].shape == (24, 24)
