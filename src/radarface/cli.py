@@ -222,6 +222,8 @@ def _array(tx: Path | None, rx: Path | None, freq_ghz: str):
         freq_hz = linear_sweep(float(start) * 1e9, float(stop) * 1e9, int(n))
     except ValueError:
         raise ValueError(f"--freq-ghz must be START:STOP:N, got {freq_ghz!r}") from None
+    if len(freq_hz) < 2 or not 0 < freq_hz[0] < freq_hz[-1]:
+        raise ValueError(f"--freq-ghz needs 0 < START < STOP and N >= 2, got {freq_ghz!r}")
     if (tx is None) != (rx is None):
         raise ValueError("give both --tx and --rx, or neither (the QAR50)")
     return qar50_array(freq_hz) if tx is None else array_from_files(tx, rx, freq_hz)
