@@ -67,9 +67,11 @@ def _check_inputs(s: np.ndarray | torch.Tensor, array: RadarArray) -> None:
         raise ValueError("S contains NaN or infinite values")
 
 
-#: Bytes per voxel of a back-projection: the float32 real and imaginary volumes, their complex64
-#: sum, and the float64 magnitudes and indices of the projection (`radar.images.form_image`).
-_BYTES_PER_VOXEL = 40
+#: Bytes per voxel of a back-projection: the float32 real and imaginary volumes (8), their
+#: complex64 sum (8), and the projection's float64 magnitudes, int64 indices and float32
+#: temporaries (`radar.images.form_image`), with a margin; set from the resident memory measured in
+#: tests/test_resources.py (the estimate must not fall below it).
+_BYTES_PER_VOXEL = 56
 #: Bytes per pixel and top-level sub-array of the factorised plan (float64 path lengths at the
 #: grid's two ends, their sum and the coarse index ranges: `factorized.make_plan`).
 _PLAN_BYTES_PER_PIXEL_BLOCK = 3 * 2 * 8
