@@ -12,6 +12,7 @@ RANKS = {
     "io": 0,
     "lazy": 0,
     "params": 0,
+    "resources": 0,
     "facemodel": 1,
     "radar": 1,
     "render": 2,

@@ -6,11 +6,13 @@ import atexit
 import contextlib
 import enum
 import gc
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from radarface import facemodel
 from radarface.data.config import KINDS, POSES
@@ -21,7 +23,31 @@ from radarface.radar.images import DEPTH_ESTIMATORS
 from radarface.render import MESH_FRAMES, MESH_UNITS_M
 from radarface.train.config import PRESETS, STAGE_NAMES
 
+
+class _OneLineErrors(TyperGroup):
+    """The command group, whose usage errors (a bad option value, a missing argument) are one
+    line on stderr and exit code 2, like every other error of the CLI (see `_user_errors`)."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command; errors as one line `Error: ...` on stderr."""
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as err:  # click's ClickException (typer vendors click)
+            if type(err).__name__ == "NoArgsIsHelpError":  # a bare group: its help
+                typer.echo(err.ctx.get_help())
+            else:
+                typer.echo(f"Error: {err.format_message()}", err=True)
+            code = err.exit_code
+        except typer.Abort:  # an EOF or interrupt at a prompt
+            typer.echo("Error: aborted", err=True)
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     help="radarface: 3D faces from near-field mmWave MIMO radar images.",
     no_args_is_help=True,
     add_completion=False,
@@ -78,6 +104,9 @@ def _user_errors() -> Iterator[None]:
         yield
     except (ValueError, FileNotFoundError) as err:
         typer.echo(str(err), err=True)
+        raise typer.Exit(1) from None
+    except (FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+        typer.echo(f"{err.filename}: {err.strerror.lower()}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -136,10 +165,33 @@ def facemodel_sample(
 
 # --- radar -----------------------------------------------------------------------------------
 
+
+def _device_checked(device: str | None, allow_auto: bool) -> str | None:
+    """`device`, checked by the one device check (render.check_device); else a usage error."""
+    from radarface.render import check_device
+
+    try:
+        check_device(device, allow_auto)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    return device
+
+
+def _checked_device(device: str | None) -> str | None:
+    """The --device of the radar and reconstruction commands, checked before any work."""
+    return _device_checked(device, allow_auto=False)
+
+
+def _checked_train_device(device: str) -> str:
+    """train's --device, where auto (CUDA where present, else the CPU) passes too."""
+    return _device_checked(device, allow_auto=True)
+
+
 DeviceOption = Annotated[
     str | None,
     typer.Option(
-        help="Device for simulation and imaging: cpu (numba) or cuda[:N] (torch). Default: cpu."
+        help="Device for simulation and imaging: cpu (numba) or cuda[:N] (torch). Default: cpu.",
+        callback=_checked_device,
     ),
 ]
 DynamicRangeOption = Annotated[
@@ -156,6 +208,18 @@ MeshFrameOption = Annotated[
 ]
 
 
+def _announce_compilation(device: str | None) -> None:
+    """Say so on stderr when this run compiles the CPU kernels first (once per machine)."""
+    from radarface.radar import render_kernels_cached
+
+    if device in (None, "cpu") and not render_kernels_cached():
+        typer.echo(
+            "compiling the radar kernels for this machine (once: about a minute on two cores; "
+            "later runs load them in half a second)...",
+            err=True,
+        )
+
+
 def _array(tx: Path | None, rx: Path | None, freq_ghz: str):
     """The QAR50, or the array of --tx/--rx, with the sweep START:STOP:N in GHz."""
     from radarface.radar import array_from_files, linear_sweep, qar50_array
@@ -165,6 +229,8 @@ def _array(tx: Path | None, rx: Path | None, freq_ghz: str):
         freq_hz = linear_sweep(float(start) * 1e9, float(stop) * 1e9, int(n))
     except ValueError:
         raise ValueError(f"--freq-ghz must be START:STOP:N, got {freq_ghz!r}") from None
+    if len(freq_hz) < 2 or not 0 < freq_hz[0] < freq_hz[-1]:
+        raise ValueError(f"--freq-ghz needs 0 < START < STOP and N >= 2, got {freq_ghz!r}")
     if (tx is None) != (rx is None):
         raise ValueError("give both --tx and --rx, or neither (the QAR50)")
     return qar50_array(freq_hz) if tx is None else array_from_files(tx, rx, freq_hz)
@@ -258,13 +324,14 @@ def simulate(
         inputs = {"mesh": mesh, "points": points}
         if mesh:
             inputs.update(mesh_units=mesh_units.value, mesh_frame=mesh_frame.value)
+        _announce_compilation(device)
         array_meta = {"tx": tx or "qar50", "rx": rx or "qar50", "freq_ghz": freq_ghz}
         meta = {**{k: v for k, v in inputs.items() if v is not None}, "array": array_meta}
         for warning in render_to_dir(
             out, scene, array, settings, seed=seed, model=model, meta=meta
         ):
             typer.echo(warning, err=True)
-        typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
+        typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, figure.png, params.json")
 
 
 @app.command("image")
@@ -313,9 +380,10 @@ def image(
         )
         capture = read_measurement(measured, tx, rx, empty_filtered=empty_filtered)
         meta = {"measured": measured}
+        _announce_compilation(device)
         for message in image_capture_to_dir(out, capture, settings, choose_z=auto, meta=meta):
             typer.echo(message, err=True)
-        typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, params.json")
+        typer.echo(f"wrote {out}/image.npz, amplitude.png, depth.png, figure.png, params.json")
 
 
 @app.command("demo")
@@ -335,9 +403,13 @@ def demo(
 
     with _user_errors():
         settings = _settings(dynamic_range_db, device, pixels, pitch_mm)
-        rows = run_demo(_load(face_model), out, n, seed, qar50_array(), settings)
-        for i, row in enumerate(rows):
+        model = _load(face_model)
+        _announce_compilation(device)
+
+        def done(i: int, row: dict) -> None:
             typer.echo(f"face {i}: {row['seconds']:.2f} s -> {out}/face_{i:03d}.png")
+
+        run_demo(model, out, n, seed, qar50_array(), settings, on_face=done)
         typer.echo(f"summary: {out}/summary.json")
 
 
@@ -423,6 +495,7 @@ def dataset_generate(
             mesh_units=mesh_units.value,
             mesh_frame=mesh_frame.value,
         )
+        _announce_compilation(device)
         report = data.generate_dataset(
             out, config, face_model, workers, scheduler, progress, device
         )
@@ -465,7 +538,13 @@ def train(
     ] = "amplitude",
     preset: Annotated[TrainPreset, typer.Option(help="paper: the paper's; cpu: reduced.")] = "cpu",
     resume: Annotated[bool, typer.Option(help="Continue from RUN_DIR's checkpoint.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the run in RUN_DIR (else an existing run is refused).")
+    ] = False,
+    device: Annotated[
+        str,
+        typer.Option(help="auto, cpu, cuda or cuda:N.", callback=_checked_train_device),
+    ] = "auto",
     encoder: Annotated[Path | None, typer.Option(help="Autoencoder: encoder run.")] = None,
     decoder: Annotated[Path | None, typer.Option(help="Autoencoder: decoder run.")] = None,
     decoder_target: Annotated[
@@ -495,7 +574,8 @@ def train(
             overrides.setdefault("net_overrides", {})["decoder_target"] = decoder_target
         result = run_stage(
             stage.value, data_dir, out, input=input.value, preset=preset.value, resume=resume,
-            encoder_run=encoder, decoder_run=decoder, face_model=face_model, device=device,
+            overwrite=overwrite, encoder_run=encoder, decoder_run=decoder, face_model=face_model,
+            device=device,
             **overrides,
         )  # fmt: skip
         val = ", ".join(f"{k} {v:.4g}" for k, v in (result.get("val") or {}).items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ def run_demo(
     seed: int,
     array: RadarArray,
     settings: RenderSettings,
+    on_face: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Render faces 0..n-1 of `seed`; write face_NNN.png figures, face_NNN.npz images and
-    summary.json."""
+    summary.json; `on_face(i, row)` reports each face as it is written."""
     out_dir = Path(out_dir)
     rows = []
     for i in range(n):
@@ -43,5 +45,7 @@ def run_demo(
         with atomic_path(out_dir / f"face_{i:03d}.npz") as tmp, tmp.open("wb") as f:
             np.savez_compressed(f, max_db=image.max_db, depth_m=image.depth_m, mask=image.mask)
         rows.append({**scene_metadata(params, seed=seed, index=i, model=model), "seconds": seconds})
+        if on_face is not None:
+            on_face(i, rows[-1])
     write_json(out_dir / "summary.json", provenance(settings=settings, faces=rows))
     return rows

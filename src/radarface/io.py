@@ -18,11 +18,19 @@ import numpy as np
 from radarface import __version__
 
 
+def make_parent(path: Path) -> None:
+    """Create `path`'s folder; a one-line ValueError when a file stands where a folder must."""
+    for folder in (*reversed(path.parents), path.parent):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file, not a folder: cannot write {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -44,7 +52,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     The rename fails (OSError) when `path` exists and is not an empty directory.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
@@ -69,6 +77,25 @@ def open_hdf5(path: str | os.PathLike, what: str) -> Any:
         return h5py.File(path, "r")
     except OSError as err:
         raise ValueError(f"{path}: not an HDF5 file ({err})") from None
+
+
+def read_npz(
+    path: str | os.PathLike, what: str, names: bool = False
+) -> dict[str, np.ndarray | None]:
+    """Every array of an .npz file, read without pickle (with `names`, only their names: the
+    values are None); one-line errors naming the file and `what` it should be when it is
+    missing, empty, truncated or not an npz."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file, not a {what}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: None if names else data[k] for k in data.files}
+    except Exception as err:  # OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error
+        reason = ": ".join([type(err).__name__, *str(err).splitlines()[:1]])
+        raise ValueError(f"{path}: not a readable .npz {what} ({reason})") from None
 
 
 def jsonable(value: Any) -> Any:

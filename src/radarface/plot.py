@@ -109,13 +109,52 @@ def save_png(path: str | Path, data: np.ndarray, cmap: str, vmin: float, vmax: f
     return Path(path)
 
 
-def save_image_pngs(out_dir: Path, image: RadarImage) -> None:
-    """amplitude.png (grey, 0..1) and depth.png (masked, its own range) of an image."""
+def save_image_pngs(
+    out_dir: Path, image: RadarImage, z_range_m: tuple[float, float] | None = None
+) -> None:
+    """amplitude.png (grey, 0..1) and depth.png (masked; colours over `z_range_m`, the imaging
+    grid's depths, so that images compare; else over the image's own depths)."""
     depth = _masked_depth_cm(image)
     finite = depth[np.isfinite(depth)]
     lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    if z_range_m is not None:
+        lo, hi = z_range_m[0] * 100, z_range_m[1] * 100
     save_png(out_dir / "amplitude.png", image.amplitude, "gray", 0.0, 1.0)
     save_png(out_dir / "depth.png", depth, "viridis_r", lo, hi)
+
+
+def image_figure(
+    path: str | Path, image: RadarImage, z_range_m: tuple[float, float], title: str
+) -> Path:
+    """A labelled figure of a radar image: amplitude in dB (0 at the peak, down to the image's
+    dynamic range) and depth in mm over the imaging grid's depths `z_range_m`, axes in mm as a
+    viewer behind the array sees it, each with a colour bar."""
+    from matplotlib.figure import Figure
+
+    extent_mm = image_extent_cm(image) * 10
+    fig = Figure(figsize=(10, 4.4))
+    axes = fig.subplots(1, 2)
+    db = np.where(image.mask, image.max_db, np.nan)
+    shown = axes[0].imshow(
+        db, cmap="magma", vmin=-image.dynamic_range_db, vmax=0.0, extent=extent_mm
+    )
+    fig.colorbar(shown, ax=axes[0], fraction=0.046, pad=0.02, label="amplitude (dB re peak)")
+    depth_mm = np.where(image.mask, image.depth_m * 1e3, np.nan)
+    shown = axes[1].imshow(
+        depth_mm,
+        cmap="viridis_r",
+        vmin=z_range_m[0] * 1e3,
+        vmax=z_range_m[1] * 1e3,
+        extent=extent_mm,
+    )
+    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.02, label="depth z (mm)")
+    for ax, name in zip(axes, ("amplitude", "depth"), strict=True):
+        ax.set_xlabel("-x (mm)")
+        ax.set_ylabel("y (mm)")
+        ax.set_title(f"{name} (within {image.dynamic_range_db:g} dB of the peak)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def face_figure(

@@ -72,9 +72,10 @@ class RenderSettings:
         check_device(self.device)
 
 
-def check_device(device: str | None) -> None:
-    """Raise a one-line ValueError for a device this machine cannot run on."""
-    if device is None:
+def check_device(device: str | None, allow_auto: bool = False) -> None:
+    """Raise a one-line ValueError for a device this machine cannot run on: the one device check
+    of every command (None passes: the CPU; "auto", CUDA where present, where `allow_auto`)."""
+    if device is None or (allow_auto and device == "auto"):
         return
     import torch
 
@@ -98,6 +99,8 @@ class Mesh:
     vertices_m: np.ndarray  # (V, 3)
     triangles: np.ndarray  # (T, 3)
     reflectance: Reflectance | None = None  # None: radarface.radar.Reflectance()
+    source: str | None = None  # the file it was read from, for error messages
+    units: str | None = None  # the units of that file's coordinates (a key of MESH_UNITS_M)
 
 
 @dataclass(frozen=True)
@@ -157,10 +160,49 @@ def load_mesh(
     if len(mesh.faces) == 0:
         raise ValueError(f"{path}: the mesh has no triangles")
     vertices = np.asarray(mesh.vertices) * MESH_UNITS_M[units]
+    if not np.all(np.isfinite(vertices)):
+        raise ValueError(f"{path}: the mesh has NaN or infinite coordinates")
     triangles = np.asarray(mesh.faces)
     if frame == "maroon":
         vertices, triangles = maroon_to_radar(vertices), triangles[:, ::-1].copy()
-    return Mesh(vertices, triangles, reflectance)
+    return Mesh(vertices, triangles, reflectance, str(path), units)
+
+
+def _box_text(lo_m: np.ndarray, hi_m: np.ndarray) -> str:
+    """'x -9.2..9.2, y -16..12, z 25..41 cm' of a box's corners (3,) in metres."""
+    bounds = zip("xyz", lo_m, hi_m, strict=True)
+    parts = [f"{a} {lo * 100:.3g}..{hi * 100:.3g}" for a, lo, hi in bounds]
+    return ", ".join(parts) + " cm"
+
+
+def check_scene_extent(
+    points_m: np.ndarray, grid: ImagingGrid, *, source: str = "the scene", units: str | None = None
+) -> None:
+    """One-line ValueError when the scene's box (points (P, 3), metres) misses the imaging grid's
+    box: its image would hold nothing of it. For a file read in `units`, the message gives its size
+    in every unit and the units that would place it in the grid (a mesh in mm read as m is a
+    thousand times too large and far; one in m read as mm, a speck at the array)."""
+    from radarface.radar.profiles import grid_box
+
+    lo_g, hi_g = grid_box(grid)
+    margin = np.array([grid.pitch_m, grid.pitch_m, grid.z_step_m])
+    lo, hi = points_m.min(axis=0), points_m.max(axis=0)
+
+    def meets(scale: float) -> bool:
+        return bool(np.all(lo * scale <= hi_g + margin) and np.all(hi * scale >= lo_g - margin))
+
+    if meets(1.0):
+        return
+    read = f"read in {units}, " if units is not None else ""
+    message = f"{source}: {read}the scene ({_box_text(lo, hi)}) lies outside the imaging grid "
+    message += f"({_box_text(lo_g, hi_g)})"
+    if units is not None:
+        side = float((hi - lo).max()) / MESH_UNITS_M[units]  # in the file's units
+        sizes = ", ".join(f"{side * f:.3g} m if in {u}" for u, f in MESH_UNITS_M.items())
+        fits = [u for u, f in MESH_UNITS_M.items() if meets(f / MESH_UNITS_M[units])]
+        message += f"; its largest side is {sizes}"
+        message += f"; use --mesh-units {fits[0]}" if fits else "; move it in front of the array"
+    raise ValueError(message)
 
 
 def read_points_csv(path: str | Path) -> Points:
@@ -193,11 +235,15 @@ def simulate_scene(
     from radarface.radar import simulate_mesh, simulate_points
 
     if isinstance(scene, Points):
+        check_scene_extent(scene.points_m, settings.grid, source="the points")
         return simulate_points(array, scene.points_m, scene.amplitudes)
     if isinstance(scene, SceneParams):
         if model is None:
             raise ValueError("rendering face parameters needs their face model")
         scene = face_mesh(model, scene)
+    check_scene_extent(
+        scene.vertices_m, settings.grid, source=scene.source or "the mesh", units=scene.units
+    )
     return simulate_mesh(
         array,
         scene.vertices_m,
@@ -355,7 +401,8 @@ def render_to_dir(
     image = render(scene, array, settings, seed=seed, model=model)
     warnings = [w for w in (edge_warning(image, settings.grid),) if w]
     record = {**scene_metadata(scene, seed=seed, model=model), **(meta or {})}
-    write_image_outputs(out_dir, image, {**record, "settings": settings, "warnings": warnings})
+    meta = {**record, "settings": settings, "warnings": warnings}
+    write_image_outputs(out_dir, image, meta, settings.grid)
     return warnings
 
 
@@ -396,17 +443,21 @@ def image_capture_to_dir(
         "echoes_m": echoes,
     }
     record = {**(meta or {}), "capture": capture.info, "z_range": z_range, "warnings": warnings}
-    write_image_outputs(out_dir, image, {**record, "settings": settings})
+    write_image_outputs(out_dir, image, {**record, "settings": settings}, settings.grid)
     return messages + warnings
 
 
-def write_image_outputs(out_dir: str | Path, image: RadarImage, meta: dict[str, Any]) -> Path:
-    """Write image.npz, amplitude.png, depth.png and params.json (with provenance) into out_dir.
+def write_image_outputs(
+    out_dir: str | Path, image: RadarImage, meta: dict[str, Any], grid: ImagingGrid
+) -> Path:
+    """Write image.npz, amplitude.png and depth.png (the raw images), figure.png (labelled:
+    amplitude in dB, depth in mm over the grid's depths, axes in mm, colour bars) and
+    params.json (with provenance, and the depth range of the figures) into out_dir.
 
     Every file is written under a temporary name and renamed; params.json comes last and marks
     a complete output.
     """
-    from radarface.plot import save_image_pngs
+    from radarface.plot import image_figure, save_image_pngs
 
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "image.npz") as tmp, tmp.open("wb") as f:
@@ -419,9 +470,12 @@ def write_image_outputs(out_dir: str | Path, image: RadarImage, meta: dict[str, 
             y_m=image.y_m,
             max_db=image.max_db,
         )
-    save_image_pngs(out_dir, image)
+    z_range_m = (float(grid.z_m[0]), float(grid.z_m[-1]))
+    save_image_pngs(out_dir, image, z_range_m)
+    title = f"{out_dir.name}: {image.dynamic_range_db:g} dB, depth {z_range_m[0] * 1e3:.0f}-"
+    image_figure(out_dir / "figure.png", image, z_range_m, f"{title}{z_range_m[1] * 1e3:.0f} mm")
     write_json(
         out_dir / "params.json",
-        provenance(dynamic_range_db=image.dynamic_range_db, **meta),
+        provenance(dynamic_range_db=image.dynamic_range_db, depth_range_m=z_range_m, **meta),
     )
     return out_dir

@@ -78,11 +78,13 @@ def test_info_prints_summary(make_model, tmp_path, monkeypatch):
     assert "expr_variance_share_first_7: 1.0000" in result.output
 
 
-def test_missing_model_is_a_two_line_error():
+def test_missing_model_is_a_one_line_error():
     result = runner.invoke(app, ["facemodel", "info"])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 2 and "facemodel import PATH" in lines[1]
+    assert (
+        len(lines) == 1 and "facemodel fetch ict` or `radarface facemodel import PATH" in lines[0]
+    )
     assert "Traceback" not in result.output
 
 

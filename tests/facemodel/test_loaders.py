@@ -8,6 +8,7 @@ from radarface.facemodel import (
     load_face_model,
     load_ict_checkout,
     load_ict_npz,
+    loaders,
     save_model,
 )
 from radarface.facemodel.loaders import expression_pca, sample_blendshape_weights
@@ -136,3 +137,40 @@ def test_ict_compact_npz(ict_npz):
     assert abs(nose[0]) < 2e-3 and 0.12 < nose[2] < 0.14  # metres, on the mid-plane
     assert model.metadata["expr_variance_share_first_7"] > 0.8
     assert load_face_model(ict_npz, "narrow face").n_vertices == 6706
+
+
+def test_a_converted_model_is_cached_by_the_files_bytes(write_bfm, tmp_path, monkeypatch):
+    """The second load of a BFM (or ICT) file reads radarface's npz from the user cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = write_bfm(tmp_path / "model.h5")
+    first = load_face_model(path)
+    cached = list((tmp_path / "cache" / "radarface" / "converted").iterdir())
+    assert len(cached) == 1 and cached[0].suffix == ".npz"
+
+    def no_conversion(*args):
+        raise AssertionError("converted again")
+
+    real = loaders._load_any
+    monkeypatch.setattr(loaders, "_load_any", no_conversion)
+    again = load_face_model(path)
+    assert again.content_hash == first.content_hash
+    np.testing.assert_array_equal(again.shape_basis_m, first.shape_basis_m)
+    write_bfm(path, minor_version=8)  # other bytes: converted anew
+    with pytest.raises(AssertionError, match="converted again"):
+        load_face_model(path)
+    monkeypatch.setattr(loaders, "_load_any", real)
+    cached[0].write_bytes(b"damaged")  # a damaged cache entry is converted again
+    path.unlink()
+    write_bfm(path)
+    assert load_face_model(path).content_hash == first.content_hash
+
+
+def test_a_model_with_infinite_values_is_refused_before_its_pca(write_ict_checkout, tmp_path):
+    checkout = write_ict_checkout(tmp_path / "ict")
+    obj = next(checkout.rglob("generic_neutral_mesh.obj"))
+    lines = obj.read_text().splitlines()
+    first_vertex = next(i for i, line in enumerate(lines) if line.startswith("v "))
+    lines[first_vertex] = "v inf 0 0"
+    obj.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="NaN or infinite values"):
+        load_face_model(checkout)

@@ -55,7 +55,7 @@ def _peak_xy(out: Path) -> tuple[float, float]:
 
 
 def _check_outputs(out: Path) -> dict:
-    for name in ("image.npz", "amplitude.png", "depth.png", "params.json"):
+    for name in ("image.npz", "amplitude.png", "depth.png", "figure.png", "params.json"):
         assert (out / name).is_file(), name
     data = np.load(out / "image.npz")
     assert data["amplitude"].dtype == np.float32 and data["amplitude"].shape == (24, 24)
@@ -291,6 +291,23 @@ def test_simulate_face_and_demo(tmp_path: Path, ict_npz: Path) -> None:
 )
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1
+    assert result.exit_code == (2 if "--device" in args else 1)  # a bad option value: usage
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_the_first_run_says_it_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the kernels cached nothing is said; with a cold cache, one line on stderr first."""
+    import radarface.radar as radar
+    from radarface.radar import render_kernels_cached
+
+    csv = tmp_path / "points.csv"
+    csv.write_text("x_m,y_m,z_m,amplitude\n" + ",".join(map(str, TARGET_M)) + ",1.0\n")
+    args = ["simulate", "--points", str(csv), *SMALL]
+    warm = runner.invoke(app, [*args, "--out", str(tmp_path / "warm")])
+    assert warm.exit_code == 0 and render_kernels_cached()
+    assert "compiling" not in warm.stderr
+    monkeypatch.setattr(radar, "render_kernels_cached", lambda: False)
+    cold = runner.invoke(app, [*args, "--out", str(tmp_path / "cold")])
+    assert cold.exit_code == 0, cold.output
+    assert cold.stderr.startswith("compiling the radar kernels for this machine (once")

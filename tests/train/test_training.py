@@ -145,3 +145,51 @@ def test_rng_state_round_trip_is_weights_only_safe(tmp_path: Path) -> None:
     second = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
     assert torch.equal(first[0], second[0]) and (first[1] == second[1]).all()
     assert first[2] == second[2]
+
+
+def test_an_existing_run_is_replaced_only_with_overwrite(tmp_path: Path) -> None:
+    train, val = SyntheticFaces(8), SyntheticFaces(4, seed=1)
+    cfg = tiny_cfg("encoder", epochs=1)
+    train_stage("encoder", train, val, cfg, tmp_path / "run")
+    first = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    logs = sorted((tmp_path / "run" / "tensorboard").iterdir())
+    with pytest.raises(ValueError, match="already holds a training run; continue it with --resume"):
+        train_stage("encoder", train, val, cfg, tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == first  # untouched
+    with pytest.raises(ValueError, match="holds no checkpoint.pt to continue"):
+        train_stage("encoder", train, val, cfg, tmp_path / "mistyped", resume=True)
+    assert not (tmp_path / "mistyped").exists()
+    train_stage("encoder", train, val, replace(cfg, seed=3), tmp_path / "run", overwrite=True)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 3
+    assert not set(logs) & set((tmp_path / "run" / "tensorboard").iterdir())  # old logs gone
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("epochs", "abc", "epochs must be a whole number >= 1"),
+        ("epochs", 0, "epochs must be"),
+        ("lr", -1.0, "lr must be a number > 0"),
+        ("bf16", "yes", "bf16 must be true or false"),
+        ("batch_size", 2.5, "batch_size must be"),
+    ],
+)
+def test_train_config_rejects_bad_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        replace(tiny_cfg("encoder"), **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("width", 0, r"net.width must be in \(0, 16\], got 0"),
+        ("blocks", (0, 0, 0, 0), "net.blocks must be four whole numbers >= 1"),
+        ("blocks", (1, 1, 1), "net.blocks"),
+        ("in_channels", 3, "net.in_channels must be 1 or 2"),
+        ("dropout", 1.0, "net.dropout"),
+        ("decoder_target", "phase", "net.decoder_target"),
+    ],
+)
+def test_net_config_rejects_bad_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        replace(TINY_NET, **{field: value})

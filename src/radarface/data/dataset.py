@@ -94,10 +94,11 @@ def face_and_pose_targets(group: zarr.Group, indices: np.ndarray, kind: str) -> 
 def read_images(group: zarr.Group, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W) max_db and depth_m of the samples `indices` (sorted), read in bulk."""
     selection = (indices, slice(None), slice(None))
-    return (
-        group["images/max_db"].get_orthogonal_selection(selection),
-        group["images/depth_m"].get_orthogonal_selection(selection),
-    )
+    with store.readable_samples(group, indices):
+        return (
+            group["images/max_db"].get_orthogonal_selection(selection),
+            group["images/depth_m"].get_orthogonal_selection(selection),
+        )
 
 
 class RadarFaceDataset(Dataset):
@@ -217,10 +218,11 @@ class RadarFaceDataset(Dataset):
         if self._group is None:
             self._group = store.open_dataset(self.path)
         index = int(self.indices[i])
-        return (
-            torch.from_numpy(self._group["images/max_db"][index]),
-            torch.from_numpy(self._group["images/depth_m"][index]),
-        )
+        with store.readable_samples(self._group, [index]):
+            return (
+                torch.from_numpy(self._group["images/max_db"][index]),
+                torch.from_numpy(self._group["images/depth_m"][index]),
+            )
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         max_db, depth_m = self.images(i)

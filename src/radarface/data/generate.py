@@ -3,13 +3,19 @@ process, on a local process pool or on a dask.distributed cluster."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -22,7 +28,8 @@ from radarface.data.config import DatasetConfig, load_checked_model
 from radarface.data.sample import render_sample, sample_parameters
 from radarface.facemodel import MorphableModel, resolve_face_model_path
 from radarface.params import SceneParams
-from radarface.render import RENDERER_REVISION, check_device
+from radarface.radar.imaging import check_backprojection_memory
+from radarface.render import RENDERER_REVISION, check_device, check_scene_extent, load_mesh
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,15 @@ def _open_or_create(
     return group, True
 
 
+def check_meshes(config: DatasetConfig) -> None:
+    """Read every mesh of a mesh-dir set and check it lies in the imaging grid (its units), so
+    that a bad mesh is a one-line error before the dataset is made."""
+    for name in config.mesh_files or ():
+        path = Path(config.mesh_dir) / name
+        mesh = load_mesh(path, config.mesh_units)
+        check_scene_extent(mesh.vertices_m, config.grid, source=str(path), units=mesh.units)
+
+
 def cpu_count() -> int:
     """Cores this process may use."""
     if hasattr(os, "sched_getaffinity"):
@@ -116,9 +132,34 @@ def cpu_count() -> int:
 _worker_job: RenderJob | None = None  # a pool worker's job, set once by its initializer
 
 
-def _init_worker(threads: int, job: RenderJob) -> None:
-    """Pool worker start: share the cores, keep the job, load the face model once."""
+_PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal this process gets when its parent dies
+
+
+def _end_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Make this worker end when the process that started it dies (even by SIGKILL, which
+    runs no clean-up): the kernel's parent-death signal on Linux, and a thread that polls the
+    parent's pid (where the signal is unavailable, and for a parent that died before it was set).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)  # orphaned: the parent no longer waits for our results
+
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, job: RenderJob, parent_pid: int) -> None:
+    """Pool worker start: end with the parent, share the cores, keep the job, load the face
+    model once."""
     global _worker_job
+    _end_with_parent(parent_pid)
     numba.set_num_threads(threads)
     torch.set_num_threads(threads)
     _worker_job = job
@@ -138,7 +179,7 @@ def _run_pool(todo: list[int], job: RenderJob, workers: int) -> Iterator[int]:
         workers,
         mp_context=multiprocessing.get_context("spawn"),  # numba's OpenMP layer is not fork-safe
         initializer=_init_worker,
-        initargs=(threads, job),
+        initargs=(threads, job, os.getpid()),
     ) as pool:
         futures = [pool.submit(_worker_task, i) for i in todo]
         try:
@@ -149,25 +190,42 @@ def _run_pool(todo: list[int], job: RenderJob, workers: int) -> Iterator[int]:
                 future.cancel()
 
 
-def _run_dask(todo: list[int], job: RenderJob, scheduler: str) -> Iterator[int]:
-    """Render `todo` on the dask.distributed cluster at `scheduler`; yield completed indices."""
+#: Seconds to reach a dask scheduler before giving up with a one-line error.
+SCHEDULER_TIMEOUT_S = 5.0
+
+
+def connect_scheduler(scheduler: str, timeout_s: float = SCHEDULER_TIMEOUT_S) -> Any:
+    """A dask.distributed Client of the scheduler at `scheduler`; a one-line ValueError when it
+    cannot be reached within `timeout_s`."""
     from distributed import Client
+
+    try:
+        return Client(scheduler, timeout=timeout_s)
+    except (OSError, TimeoutError, ValueError, TypeError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(
+            f"--scheduler {scheduler}: no dask scheduler answered within {timeout_s:g} s "
+            f"({reason}); check the address, or drop --scheduler to use local workers"
+        ) from None
+
+
+def _run_dask(todo: list[int], job: RenderJob, client: Any) -> Iterator[int]:
+    """Render `todo` on a dask.distributed cluster (its `client`); yield completed indices."""
     from distributed import as_completed as dask_as_completed
 
-    with Client(scheduler) as client:
-        shared = client.scatter(job, broadcast=True)
-        futures = client.map(render_and_store, list(todo), job=shared, pure=False)
-        try:
-            for future in dask_as_completed(futures):
-                yield future.result()
-        finally:
-            client.cancel(futures)
+    shared = client.scatter(job, broadcast=True)
+    futures = client.map(render_and_store, list(todo), job=shared, pure=False)
+    try:
+        for future in dask_as_completed(futures):
+            yield future.result()
+    finally:
+        client.cancel(futures)
 
 
-def _run(todo: list[int], job: RenderJob, workers: int, scheduler: str | None) -> Iterator[int]:
+def _run(todo: list[int], job: RenderJob, workers: int, client: Any | None) -> Iterator[int]:
     """Render `todo` on a dask cluster, a local pool, or in this process (workers == 1)."""
-    if scheduler is not None:
-        yield from _run_dask(todo, job, scheduler)
+    if client is not None:
+        yield from _run_dask(todo, job, client)
     elif workers > 1:
         yield from _run_pool(todo, job, workers)
     else:
@@ -197,25 +255,34 @@ def generate_dataset(
     if config.kind != "mesh-dir":
         model_path = str(Path(resolve_face_model_path(face_model_path)).resolve())
         model = load_checked_model(model_path, config)
-    group, created = _open_or_create(out, config, model)
-    done = store.done_flags(group)
-    todo = [int(i) for i in np.flatnonzero(~done)]
-    start = time.perf_counter()
-    completed_s = []
-    if todo:
-        job = RenderJob(str(out), config, model_path, device)
-        completed = _run(todo, job, workers or cpu_count(), scheduler)
-        with tqdm(
-            total=config.n,
-            initial=int(done.sum()),
-            unit="sample",
-            disable=not progress,
-            desc=out.name,
-            smoothing=0.05,
-        ) as bar:
-            for _ in completed:
-                completed_s.append(time.perf_counter() - start)
-                bar.update()
+    else:
+        check_meshes(config)
+    workers = workers or cpu_count()
+    check_backprojection_memory(config.array, config.grid, 1 if scheduler else workers)
+    client = connect_scheduler(scheduler) if scheduler is not None else None
+    try:
+        group, created = _open_or_create(out, config, model)
+        done = store.done_flags(group)
+        todo = [int(i) for i in np.flatnonzero(~done)]
+        start = time.perf_counter()
+        completed_s = []
+        if todo:
+            job = RenderJob(str(out), config, model_path, device)
+            completed = _run(todo, job, workers, client)
+            with tqdm(
+                total=config.n,
+                initial=int(done.sum()),
+                unit="sample",
+                disable=not progress,
+                desc=out.name,
+                smoothing=0.05,
+            ) as bar:
+                for _ in completed:
+                    completed_s.append(time.perf_counter() - start)
+                    bar.update()
+    finally:
+        if client is not None:
+            client.close()
     seconds = time.perf_counter() - start
     return GenerateReport(
         out, config.n, int(done.sum()), len(todo), seconds, created, tuple(completed_s)

@@ -59,7 +59,8 @@ def stored_params(group: Any, index: int) -> SceneParams:
 
 def stored_image(group: Any, index: int, config: DatasetConfig, theta: float) -> RadarImage:
     """Sample `index` as a RadarImage clipped at -theta dB."""
-    max_db, depth_m = group["images/max_db"][index], group["images/depth_m"][index]
+    with store.readable_samples(group, [index]):
+        max_db, depth_m = group["images/max_db"][index], group["images/depth_m"][index]
     return clip_image(max_db, depth_m, config.grid, theta)
 
 
@@ -67,7 +68,7 @@ def _describe(config: DatasetConfig, index: int, p: SceneParams) -> str:
     """Parameters of a sample as two lines of text."""
     lines = [f"sample {index} ({config.kind}, seed {config.seed})"]
     if config.kind == "mesh-dir":
-        lines[0] += f": {config.mesh_files[index]}"
+        lines[0] += f": {config.mesh_files[index]}; "
     else:
         yaw, pitch, roll = np.degrees(p.rotation_rad)
         tx, ty, _ = p.translation_m * 100

@@ -21,9 +21,10 @@ temporary name and renamed (zarr's LocalStore), so a killed writer leaves no par
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,31 @@ def write_sample(
     group["images/depth_m"][index] = depth_m
     group["images/mask"][index] = mask
     group["done"][index] = 1
+
+
+@contextlib.contextmanager
+def readable_samples(group: zarr.Group, indices: Iterable[int]) -> Iterator[None]:
+    """Reads of the samples `indices` inside the block: if one fails on a damaged chunk (a
+    zstd, checksum or decoding error), a one-line DatasetError names the first unreadable
+    sample and how to render it again instead."""
+    try:
+        yield
+    except DatasetError:
+        raise
+    except Exception as err:
+        for index in (int(i) for i in np.atleast_1d(np.asarray(list(indices)))):
+            for name in IMAGE_ARRAYS:
+                try:
+                    group[f"images/{name}"][index]
+                except Exception as bad:  # the chunk of this sample cannot be decoded
+                    root = Path(str(group.store.root))
+                    reason = ": ".join([type(bad).__name__, *str(bad).splitlines()[:1]])
+                    raise DatasetError(
+                        f"{root}: sample {index} is damaged (images/{name}: {reason}); delete "
+                        f"{root / 'done' / 'c' / str(index)} and run the same `radarface "
+                        "dataset generate` again to render it anew"
+                    ) from None
+        raise err
 
 
 def disk_bytes(path: str | os.PathLike) -> int:

@@ -10,18 +10,17 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from radarface.facemodel.loaders import load_face_model, load_ict_checkout, save_model
+from radarface.facemodel.loaders import (
+    default_cache_dir,
+    load_face_model,
+    load_ict_checkout,
+    save_model,
+)
 
 ENV_FACE_MODEL = "RADARFACE_FACE_MODEL"
 ICT_COMMIT = "da5f95a607f5e6b37755b38d3385d7f2853732e5"
 ICT_ARCHIVE_URL = f"https://github.com/ICT-VGL/ICT-FaceKit/archive/{ICT_COMMIT}.zip"
 _CHUNK_BYTES = 1 << 20
-
-
-def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/radarface, default ~/.cache/radarface."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "radarface"
 
 
 def default_model_path() -> Path:
@@ -41,7 +40,7 @@ def resolve_face_model_path(path: str | os.PathLike | None = None) -> Path:
     if cached.is_file():
         return cached
     raise FileNotFoundError(
-        f"no face model: none given, ${ENV_FACE_MODEL} unset, nothing at {cached}\n"
+        f"no face model: none given, ${ENV_FACE_MODEL} unset, nothing at {cached}; "
         "get one with `radarface facemodel fetch ict` or `radarface facemodel import PATH`"
     )
 
@@ -56,7 +55,12 @@ def _download(url: str, target: Path) -> None:
                 out.write(chunk)
                 written += len(chunk)
     except (urllib.error.URLError, OSError) as err:
-        raise ValueError(f"download of {url} failed: {err}") from err
+        reason = getattr(err, "reason", None) or err
+        raise ValueError(
+            f"download of {url} failed ({reason}); offline, fetch the archive (or an "
+            "ICT-FaceKit checkout, or a BFM 2019 .h5) elsewhere and run `radarface facemodel "
+            "import PATH`"
+        ) from None
     if expected is not None and written != int(expected):
         raise ValueError(f"download of {url} incomplete: {written} of {expected} bytes")
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from radarface.facemodel.model import MorphableModel
-from radarface.io import atomic_path, open_hdf5
+from radarface.io import atomic_path, open_hdf5, read_npz
 
 MM_TO_M = 1e-3
 CM_TO_M = 1e-2
@@ -254,6 +257,11 @@ def _ict_model(
     n_quads: int,
 ) -> MorphableModel:
     """Cut an ICT model (absolute positions in cm) to a region and build the PCA model."""
+    for label, values in (("neutral", neutral_cm), ("identity", identity_cm)):
+        if not np.all(np.isfinite(values[..., :n_vertices, :])):
+            raise ValueError(f"ICT-FaceKit {label} shapes have NaN or infinite values")
+    if not np.all(np.isfinite(expression_cm[:, :n_vertices])):
+        raise ValueError("ICT-FaceKit expression shapes have NaN or infinite values")
     neutral = neutral_cm[:n_vertices].astype(np.float64) * CM_TO_M
     identity = identity_cm[:, :n_vertices].astype(np.float64) * CM_TO_M - neutral
     blendshapes = expression_cm[:, :n_vertices].astype(np.float64) * CM_TO_M - neutral
@@ -277,14 +285,8 @@ def _ict_model(
 
 
 def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an npz file, read without pickle."""
-    if not path.is_file():
-        raise FileNotFoundError(f"face model file {path} not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except ValueError as err:
-        raise ValueError(f"{path}: cannot read as npz without pickle ({err})") from err
+    """All arrays of a face model npz file, read without pickle."""
+    return read_npz(path, "face model")
 
 
 def _require(arrays: dict[str, np.ndarray], keys: list[str], path: Path, kind: str) -> None:
@@ -532,9 +534,61 @@ def load_model(path: str | os.PathLike) -> MorphableModel:
     return model
 
 
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/radarface, default ~/.cache/radarface."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "radarface"
+
+
+def _conversion_cache_path(path: Path, region: str | None) -> Path:
+    """Where the conversion of the model file `path` is kept: keyed by the file's bytes, the
+    region and the source of the code that converts (a change to it converts anew)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    for module in (__name__, MorphableModel.__module__):
+        digest.update(Path(sys.modules[module].__file__).read_bytes())
+    digest.update(_normalise_region(region).encode())
+    return default_cache_dir() / "converted" / f"{digest.hexdigest()[:32]}.npz"
+
+
 def load_face_model(path: str | os.PathLike, region: str | None = None) -> MorphableModel:
-    """Any supported face model: BFM .h5/.hdf5, our or ICT's compact .npz, an ICT checkout dir."""
+    """Any supported face model: BFM .h5/.hdf5, our or ICT's compact .npz, an ICT checkout dir.
+
+    Every error names the file (a model with NaN or infinite values is refused before any PCA).
+    A file in another format than radarface's npz is converted once: the conversion is kept in
+    the user cache (`default_cache_dir()/converted`, written atomically) and read from there
+    while the file is unchanged.
+    """
     path = Path(path)
+    cached = None
+    try:
+        if path.is_file() and not _is_radarface_npz(path):
+            cached = _conversion_cache_path(path, region)
+            if cached.is_file():
+                with contextlib.suppress(ValueError):  # a damaged cache entry: convert again
+                    return load_model(cached)
+        model = _load_any(path, region)
+    except np.linalg.LinAlgError as err:
+        raise ValueError(f"{path}: the face model's PCA failed ({err})") from None
+    except ValueError as err:
+        if str(path) in str(err):
+            raise
+        raise ValueError(f"{path}: {err}") from None
+    if cached is not None:
+        with contextlib.suppress(OSError, ValueError):  # a read-only cache: convert each time
+            save_model(model, cached)
+    return model
+
+
+def _is_radarface_npz(path: Path) -> bool:
+    """True for radarface's own npz (read directly, not converted)."""
+    return path.suffix.lower() == ".npz" and FORMAT_KEY in read_npz(path, "face model", True)
+
+
+def _load_any(path: Path, region: str | None) -> MorphableModel:
+    """`load_face_model` by the file's kind."""
     if not path.exists():
         raise FileNotFoundError(f"face model {path} not found")
     if path.is_dir():
@@ -543,8 +597,7 @@ def load_face_model(path: str | os.PathLike, region: str | None = None) -> Morph
     if suffix in (".h5", ".hdf5") and region is None:
         return load_bfm2019(path)
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
+        keys = set(read_npz(path, "face model", names=True))
         if FORMAT_KEY in keys and region is None:
             return load_model(path)
         if "neutral" in keys and "identity" in keys:

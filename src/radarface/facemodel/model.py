@@ -142,6 +142,11 @@ class MorphableModel:
                 raise ValueError(
                     f"face model {self.name!r}: {field} has shape {shape}, expected {expected}"
                 )
+        values = ("mean_m", "shape_basis_m", "expr_basis_m", "blendshapes_m")
+        for field in (*values, "blendshape_mean_weights"):
+            array = getattr(self, field)
+            if array is not None and not np.all(np.isfinite(array)):
+                raise ValueError(f"face model {self.name!r}: {field} has NaN or infinite values")
         for field, index in (("triangles", self.triangles), ("landmarks", self.landmarks)):
             if index.size and (index.min() < 0 or index.max() >= n):
                 raise ValueError(f"face model {self.name!r}: {field} index out of range [0, {n})")

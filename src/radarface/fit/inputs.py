@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from radarface.io import read_npz
 from radarface.params import VALIDATION_DYNAMIC_RANGE_DB, SceneParams
 from radarface.radar import ImagingGrid
 
@@ -38,15 +39,11 @@ def read_image_npz(path: str | Path) -> RadarInput:
     image.npz), with the true parameters where its params.json records a face."""
     path = Path(path)
     npz = path / "image.npz" if path.is_dir() else path
-    if not npz.is_file():
-        raise FileNotFoundError(f"image file not found: {npz}")
+    data = read_npz(npz, "radar image")
     try:
-        data = np.load(npz, allow_pickle=False)
         arrays = {k: data[k] for k in ("max_db", "depth_m", "mask", "x_m", "y_m")}
     except KeyError as err:
         raise ValueError(f"{npz}: not a radarface image (no {err.args[0]!r} array)") from None
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{npz}: not a readable npz file ({err})") from None
     max_db = _finite("max_db", arrays["max_db"], npz)
     if np.any((max_db >= -VALIDATION_DYNAMIC_RANGE_DB) & ~arrays["mask"]):
         raise ValueError(
@@ -76,6 +73,7 @@ def read_dataset_samples(
 ) -> list[RadarInput]:
     """Samples of a dataset split (all, or `indices` into the split) with their parameters."""
     from radarface.data import DatasetConfig, open_dataset, stored_params
+    from radarface.data.store import readable_samples
 
     group = open_dataset(path)
     config = DatasetConfig.from_json(group.attrs["config"])
@@ -89,11 +87,13 @@ def read_dataset_samples(
         if not group["done"][index]:
             raise ValueError(f"sample {index} of {path} is not rendered yet")
         truth = None if config.kind == "mesh-dir" else stored_params(group, index)
+        with readable_samples(group, [index]):
+            max_db, depth_m = group["images/max_db"][index], group["images/depth_m"][index]
         inputs.append(
             RadarInput(
                 name=f"{index:06d}",
-                max_db=group["images/max_db"][index],
-                depth_m=group["images/depth_m"][index],
+                max_db=max_db,
+                depth_m=depth_m,
                 truth=truth,
                 truth_face_model=face_model,
                 source={"dataset": str(path), "index": index, "split": split},

@@ -112,6 +112,8 @@ def reconstruct_to_dir(
     from radarface.fit.runs import load_run
 
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir} is a file; give a new --out")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ValueError(f"{out_dir} is not empty; give a new --out")
     model = load_face_model(resolve_face_model_path(face_model_path))

@@ -28,6 +28,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "project_volume",
         ],
         "imaging": ["backproject", "backproject_reference", "backproject_torch"],
+        "kernels": ["render_kernels_cached"],
         "measured": [
             "Measurement",
             "empty_filtered_path",

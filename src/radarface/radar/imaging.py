@@ -33,7 +33,13 @@ from numba import njit, prange
 
 from radarface.arrays import is_cuda, is_tensor
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, ImagingGrid, RadarArray
-from radarface.radar.factorized import backproject_factorized, factorized_applies
+from radarface.radar.factorized import (
+    BLOCK_M,
+    N_LEVELS,
+    antenna_blocks,
+    backproject_factorized,
+    factorized_applies,
+)
 from radarface.radar.profiles import (
     DEFAULT_OVERSAMPLE,
     bits_as_float32,
@@ -43,6 +49,7 @@ from radarface.radar.profiles import (
     tau_axis,
     unit_phasor,
 )
+from radarface.resources import check_memory
 
 if TYPE_CHECKING:
     import torch
@@ -58,6 +65,44 @@ def _check_inputs(s: np.ndarray | torch.Tensor, array: RadarArray) -> None:
     finite = s.isfinite().all() if is_tensor(s) else np.isfinite(s).all()
     if not bool(finite):
         raise ValueError("S contains NaN or infinite values")
+
+
+#: Bytes per voxel of a back-projection: the float32 real and imaginary volumes (8), their
+#: complex64 sum (8), and the projection's float64 magnitudes, int64 indices and float32
+#: temporaries (`radar.images.form_image`), with a margin; set from the resident memory measured in
+#: tests/test_resources.py (the estimate must not fall below it).
+_BYTES_PER_VOXEL = 56
+#: Bytes per pixel and top-level sub-array of the factorised plan (float64 path lengths at the
+#: grid's two ends, their sum and the coarse index ranges: `factorized.make_plan`).
+_PLAN_BYTES_PER_PIXEL_BLOCK = 3 * 2 * 8
+
+
+def backprojection_bytes(
+    array: RadarArray, grid: ImagingGrid, oversample: int = DEFAULT_OVERSAMPLE
+) -> int:
+    """About the peak memory of `backproject` plus `form_image` of `array` onto `grid`, in bytes:
+    the range profiles (n_tx, n_rx, n_tau) and their sampling matrix, the volume, and the
+    factorised plan's per-pixel tables."""
+    n_vox = len(grid.z_m) * grid.n_y * grid.n_x
+    n_tau = tau_axis(array, *grid_box(grid), oversample)[2]
+    pairs = array.n_tx * array.n_rx
+    profiles = 8 * (pairs * (n_tau + array.n_freq) + array.n_freq * n_tau)
+    plan = 0
+    if factorized_applies(array, grid):
+        top_m = BLOCK_M * 2 ** (N_LEVELS - 1)
+        n_top = len(antenna_blocks(array.tx_m, top_m)) * len(antenna_blocks(array.rx_m, top_m))
+        plan = _PLAN_BYTES_PER_PIXEL_BLOCK * n_top * grid.n_x * grid.n_y
+    return profiles + _BYTES_PER_VOXEL * n_vox + plan
+
+
+def check_backprojection_memory(array: RadarArray, grid: ImagingGrid, workers: int = 1) -> None:
+    """One-line ResourceError when `workers` back-projections onto `grid` would not fit in
+    memory, before any of it is allocated."""
+    need = workers * backprojection_bytes(array, grid)
+    what = f"imaging {array.n_tx} x {array.n_rx} x {array.n_freq} onto {grid.n_x} x {grid.n_y}"
+    what += f" x {len(grid.z_m)} voxels" + (f" in {workers} workers" if workers > 1 else "")
+    hint = "use a smaller grid (--pixels) or fewer frequencies (--freq-ghz)"
+    check_memory(need, what, hint + (", or fewer workers" if workers > 1 else ""))
 
 
 def _voxels_zyx(grid: ImagingGrid) -> np.ndarray:
@@ -294,6 +339,7 @@ def backproject(
     if method not in methods:
         raise ValueError(f"unknown method {method!r}; use 'auto' or one of {', '.join(methods)}")
     _check_inputs(s, array)
+    check_backprojection_memory(array, grid)
     if method == "reference":
         s_np = s.detach().cpu().numpy() if is_tensor(s) else s
         return backproject_reference(s_np, array, grid)

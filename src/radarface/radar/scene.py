@@ -23,6 +23,7 @@ import trimesh
 
 from radarface.arrays import is_tensor
 from radarface.radar.array import RadarArray, SamplingConfig
+from radarface.resources import check_memory
 
 if TYPE_CHECKING:
     import torch
@@ -57,6 +58,16 @@ def _validate_mesh(vertices_m: np.ndarray, triangles: np.ndarray) -> tuple[np.nd
     if np.any(vertices[:, 2] <= 0):
         raise ValueError("the mesh must lie in front of the array (all vertices at z > 0)")
     return vertices, faces.astype(np.int64)
+
+
+def scatterer_bytes(n_points: int, n_tx: int, n_rx: int, visibility_stride: int) -> int:
+    """About the peak memory of sampling `n_points` scatterers and simulating them, in bytes:
+    per point its sampling (float64 coordinates, normals, barycentrics, the choice's weights),
+    the float32 visibilities per antenna, and the rays cast to every sampled antenna (float64
+    origins and directions); plus S (n_tx, n_rx, 128) complex64 for a full sweep."""
+    n_antennas = n_tx + n_rx
+    per_point = 160 + 3 * 4 * n_antennas + 48 * n_antennas // max(1, visibility_stride)
+    return n_points * per_point + 8 * n_tx * n_rx * 128
 
 
 def sample_surface(
@@ -169,6 +180,13 @@ def mesh_scatterers(
     """Sample a mesh into visible, two-sided point scatterers for `array`."""
     vertices, faces = _validate_mesh(vertices_m, triangles)
     mesh = trimesh.Trimesh(vertices, faces, process=False)
+    area_m2 = float(mesh.area)
+    n_points = round(area_m2 / sampling.spacing_m**2)
+    check_memory(
+        scatterer_bytes(n_points, array.n_tx, array.n_rx, sampling.visibility_stride),
+        f"sampling a {area_m2:.3g} m^2 surface into {n_points:.3g} scatterers",
+        "check the mesh's units (--mesh-units) or raise the sampling spacing",
+    )
     pts = sample_surface(mesh, sampling.spacing_m, rng)
     centre = np.concatenate([array.tx_m, array.rx_m]).mean(axis=0)
     towards = centre - pts.points_m

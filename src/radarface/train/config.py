@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from radarface.nn.config import NetConfig
+from radarface.nn.config import NetConfig, check_fields, is_finite_number, is_whole
 
 Preset = Literal["paper", "cpu"]
 PRESETS: tuple[Preset, ...] = get_args(Preset)
@@ -58,6 +58,26 @@ class TrainConfig:
     deterministic: bool = False  # torch.use_deterministic_algorithms
     num_workers: int = 0
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        whole, number = is_whole, is_finite_number
+        rules: dict[str, tuple[bool, str]] = {
+            "epochs": (whole(self.epochs) and self.epochs >= 1, "a whole number >= 1"),
+            "batch_size": (whole(self.batch_size) and self.batch_size >= 1, "a whole number >= 1"),
+            "lr": (number(self.lr) and self.lr > 0, "a number > 0"),
+            "lr_end": (self.lr_end is None or number(self.lr_end) and self.lr_end > 0, "> 0"),
+            "lr_ramp_epochs": (whole(self.lr_ramp_epochs) and self.lr_ramp_epochs >= 0, ">= 0"),
+            "weight_decay": (number(self.weight_decay) and self.weight_decay >= 0, ">= 0"),
+            "lambda_params": (number(self.lambda_params) and self.lambda_params >= 0, ">= 0"),
+            "recon_channel": (whole(self.recon_channel) and self.recon_channel >= 0, ">= 0"),
+            "net": (isinstance(self.net, NetConfig), "a NetConfig"),
+            "seed": (whole(self.seed), "a whole number"),
+            "device": (isinstance(self.device, str), "auto, cpu, cuda or cuda:N"),
+            "num_workers": (whole(self.num_workers) and self.num_workers >= 0, ">= 0"),
+        }
+        for name in ("channels_last", "bf16", "deterministic", "progress"):
+            rules[name] = (isinstance(getattr(self, name), bool), "true or false")
+        check_fields(self, rules)
 
     @classmethod
     def preset(cls, name: Preset, stage: str, **overrides: Any) -> TrainConfig:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,53 @@ LossFn = Callable[[nn.Module, Batch], LossOutput]
 """(model, batch) -> (loss, named loss parts, (pred params (B,26), true params (B,26)) or None)."""
 
 
+#: What a run directory holds (`train_loop`); --overwrite removes exactly these.
+RUN_FILES = (CHECKPOINT, "config.json", "metrics.json", "tensorboard")
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint written by `train_loop` (tensors and plain types: weights_only=True)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Load a checkpoint written by `train_loop` (tensors and plain types: weights_only=True);
+    a one-line ValueError naming the file when it is empty, truncated or holds anything else
+    (never advice to load it unsafely)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with warnings.catch_warnings():  # e.g. torch's note on a foreign pickle protocol
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types: EOFError, UnpicklingError, RuntimeError
+        reason = "empty file" if path.stat().st_size == 0 else type(err).__name__
+        raise ValueError(
+            f"{path}: not a radarface checkpoint ({reason}); it is not loaded (only tensors and "
+            "plain types are); retrain the run, or resume from an intact copy"
+        ) from None
+
+
+def check_run_dir(out_dir: Path, resume: bool, overwrite: bool) -> list[Path]:
+    """Refuse, with a one-line ValueError, to train over an existing run without --resume or
+    --overwrite, to resume where there is no checkpoint, or to write into a file or a folder
+    that is not a run; returns the old run's files that `overwrite` replaces."""
+    if resume and overwrite:
+        raise ValueError("give --resume or --overwrite, not both")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir} is a file, not a run directory")
+    present = [n for n in RUN_FILES if (out_dir / n).exists()] if out_dir.is_dir() else []
+    if resume:
+        if CHECKPOINT not in present:
+            raise ValueError(
+                f"--resume: {out_dir} holds no {CHECKPOINT} to continue (a mistyped path, or a "
+                "run stopped before its first epoch: start it without --resume)"
+            )
+        return []
+    if present and not overwrite:
+        raise ValueError(
+            f"{out_dir} already holds a training run; continue it with --resume or replace it "
+            "with --overwrite"
+        )
+    if out_dir.is_dir() and not present and any(out_dir.iterdir()):
+        raise ValueError(f"{out_dir} is not empty and not a training run; choose another --out")
+    return [out_dir / name for name in present]
 
 
 def _rng_state() -> dict[str, Any]:
@@ -92,6 +138,9 @@ def _init_distributed() -> tuple[int, int, bool]:
 
 def _device(cfg: TrainConfig) -> torch.device:
     """cfg.device, where "auto" is cuda:LOCAL_RANK when CUDA is present and cpu otherwise."""
+    from radarface.render import check_device
+
+    check_device(cfg.device, allow_auto=True)
     if cfg.device != "auto":
         return torch.device(cfg.device)
     if torch.cuda.is_available():
@@ -204,17 +253,24 @@ def train_loop(
     *,
     stage: str,
     resume: bool = False,
+    overwrite: bool = False,
     metrics: Mapping[str, ParamMetric] | None = None,
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Seed, build the model and train it with AdamW (trainable parameters); checkpoint each epoch.
+
+    out_dir must be new or empty, or hold a run to continue (`resume`) or to replace
+    (`overwrite`): see `check_run_dir`.
 
     Works single-process and under torchrun (DDP, DistributedSampler, rank 0 writes). Returns
     {"epoch", "train": mean loss parts, "val": validation metrics} of the last epoch; `metrics`
     (name -> per-sample metric of predicted and true parameters) join the validation metrics.
     """
     out_dir = Path(out_dir)
+    replaced = check_run_dir(out_dir, resume, overwrite)
     rank, world, own_group = _init_distributed()
+    for path in replaced if rank == 0 else []:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     device = _device(cfg)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -231,7 +287,7 @@ def train_loop(
 
     start_epoch, history = 0, []
     ckpt_path = out_dir / CHECKPOINT
-    if resume and ckpt_path.exists():
+    if resume:
         ckpt = load_checkpoint(ckpt_path)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])

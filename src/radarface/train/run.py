@@ -13,6 +13,7 @@ from radarface.eval.metrics import face_model_metrics
 from radarface.facemodel import resolve_face_model_path
 from radarface.nn.config import NetConfig
 from radarface.train.config import Preset, TrainConfig
+from radarface.train.loop import check_run_dir
 from radarface.train.stages import stage_runs, stage_spec, train_stage
 
 #: Smallest image the encoder's AlexNet accepts (its strides reduce 63 pixels to one).
@@ -27,6 +28,7 @@ def run_stage(
     input: str = "amplitude",
     preset: Preset = "cpu",
     resume: bool = False,
+    overwrite: bool = False,
     encoder_run: str | os.PathLike | None = None,
     decoder_run: str | os.PathLike | None = None,
     face_model: str | os.PathLike | None = None,
@@ -42,6 +44,11 @@ def run_stage(
     data_dir = Path(data_dir)
     spec = stage_spec(stage)
     runs = stage_runs(stage, {"encoder": encoder_run, "decoder": decoder_run})
+    # The run directory and the user's settings are checked before any data is read.
+    check_run_dir(Path(out_dir), resume, overwrite)
+    user_net = overrides.pop("net_overrides", {})
+    base = TrainConfig.preset(preset, stage)
+    base = dataclasses.replace(base, net=dataclasses.replace(base.net, **user_net), **overrides)
     config = DatasetConfig.from_json(open_dataset(data_dir).attrs["config"])
     model = load_checked_model(resolve_face_model_path(face_model), config)
     if config.grid.n_x != config.grid.n_y or config.grid.n_x < MIN_IMAGE_PIXELS:
@@ -53,10 +60,9 @@ def run_stage(
         "in_channels": 2 if input == "amplitude-depth" else 1,
         "image_size": config.grid.n_x,
         **spec.net_overrides(runs),
-        **overrides.pop("net_overrides", {}),
+        **user_net,
     }
-    base = TrainConfig.preset(preset, stage)
-    cfg = dataclasses.replace(base, net=dataclasses.replace(base.net, **net_overrides), **overrides)
+    cfg = dataclasses.replace(base, net=dataclasses.replace(base.net, **net_overrides))
     train_ds, val_ds = spec.data.datasets(data_dir, input, cfg)
     if len(train_ds) == 0 or len(val_ds) == 0:
         raise ValueError(f"{data_dir}: the train and val splits must both be non-empty")
@@ -69,7 +75,7 @@ def run_stage(
     metrics = face_model_metrics(model) if spec.param_metrics else None
     return train_stage(
         stage, train_ds, val_ds, cfg, out_dir,
-        runs=runs, resume=resume, metrics=metrics, run_info=info,
+        runs=runs, resume=resume, overwrite=overwrite, metrics=metrics, run_info=info,
     )  # fmt: skip
 
 

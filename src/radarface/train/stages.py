@@ -192,6 +192,7 @@ def train_stage(
     *,
     runs: Mapping[str, RunPath | None] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     metrics: Mapping[str, ParamMetric] | None = None,
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -209,6 +210,7 @@ def train_stage(
         out_dir,
         stage=stage,
         resume=resume,
+        overwrite=overwrite,
         metrics=metrics,
         run_info=info,
     )
