@@ -14,7 +14,7 @@ import numpy as np
 from radarface import params as P
 from radarface.eval import evaluate as E
 from radarface.eval.cosine import DEFINITIONS, cosine_analysis
-from radarface.eval.metrics import random_baseline
+from radarface.eval.metrics import mean_baseline, random_baseline
 from radarface.eval.paper import PAPER_TABLE1, TABLE1_COLUMNS
 from radarface.io import atomic_replace_dir, jsonable, provenance, write_json
 
@@ -184,10 +184,10 @@ def _dataset_section(
     else:
         import torch
 
-        mean, source = E.baseline_mean(d, runs)
+        train, source = E.training_vectors(d, runs)
         generator = torch.Generator().manual_seed(E.RANDOM_BASELINE_SEED)
         vectors = {
-            MEAN: np.broadcast_to(mean, d.truth.shape).copy(),
+            MEAN: mean_baseline(torch.from_numpy(train), len(d.truth)).double().numpy(),
             RANDOM: random_baseline(len(d.truth), generator).double().numpy(),
             **{label: p.vector for label, p in rows.items()},
         }
