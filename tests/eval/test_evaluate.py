@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from radarface import params as P
 from radarface.cli import app
-from radarface.data import build_config
+from radarface.data import build_config, open_dataset
 from radarface.facemodel import MorphableModel, save_model
 from radarface.radar import ImagingGrid
 from tests.conftest import bump_model
@@ -129,6 +129,7 @@ def other_model_path(directory: Path) -> Path:
     [
         ("other-grid", "reads amplitude-depth images of 64 x 64 pixels at 4 mm"),
         ("empty", "nothing to evaluate (its val split is empty)"),
+        ("unfinished", "1 of the 2 samples asked for are not rendered yet"),
         ("other-face-model", "was made with face model other"),
         ("unknown-refine", "unknown refinement 'fancy'"),
         ("not-a-report", "is not a radarface evaluate report"),
@@ -140,11 +141,14 @@ def test_bad_inputs_are_one_line(eval_setup, bump_model_path, tmp_path, case, me
     data = eval_setup["val"]
     if case == "other-grid":
         common["grid"] = ImagingGrid(n_x=32, n_y=32, pitch_m=4e-3)
-    if case in ("other-grid", "empty"):
+    if case in ("other-grid", "empty", "unfinished"):
         config = build_config(
             n=4, n_val=0 if case == "empty" else 2, face_model_path=bump_model_path, **common
         )
         data = fake_dataset(tmp_path / "data", config, bump_model_path)
+        if case == "unfinished":
+            group = open_dataset(data, mode="r+")
+            group["done"][group["splits/val"][1]] = 0  # as if its worker had been killed
     if case == "other-face-model":
         other = other_model_path(tmp_path)
         data = fake_dataset(

@@ -155,12 +155,6 @@ def load_data(path: Path, limit: int | None = None) -> EvalData:
     members = members[:limit]
     if len(members) == 0:
         raise ValueError(f"{path}: nothing to evaluate (its {split} split is empty)")
-    missing = members[~store.done_flags(group)[members]]
-    if len(missing):
-        raise ValueError(
-            f"{path}: {len(missing)} of the {len(members)} samples to evaluate are not rendered "
-            f"yet (first: {missing[0]}); finish it with `radarface dataset generate`"
-        )
     inputs = read_dataset_samples(path, split, list(range(len(members))))
     truth = None if config.kind == "mesh-dir" else stored_vectors(group, members)
     identity = expression = None
