@@ -530,7 +530,7 @@ def evaluate(
     with _user_errors():
         given = {} if steps is None else {"steps": steps}
         options = EvalOptions(
-            refine=tuple(r.strip() for r in refine.split(",") if r.strip()),
+            refine=tuple(dict.fromkeys(r.strip() for r in refine.split(",") if r.strip())),
             refine_config=RefineConfig(**given),
             physics_config=PhysicsConfig(**given),
             cosine=cosine, examples=examples, limit=limit, device=device, progress=progress,

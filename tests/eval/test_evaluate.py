@@ -134,6 +134,7 @@ def other_model_path(directory: Path) -> Path:
         ("unknown-refine", "unknown refinement 'fancy'"),
         ("not-a-report", "is not a radarface evaluate report"),
         ("learned-without-decoder", "--refine learned needs --decoder RUN"),
+        ("unknown-device", "unknown device 'gpu'; use cpu or cuda[:N]"),
     ],
 )
 def test_bad_inputs_are_one_line(eval_setup, bump_model_path, tmp_path, case, message) -> None:
@@ -162,7 +163,33 @@ def test_bad_inputs_are_one_line(eval_setup, bump_model_path, tmp_path, case, me
         case, "none"
     )
     args = ["--runs", eval_setup["enc"], "--data", data, "--out", out, "--refine", refine]
+    if case == "unknown-device":
+        args += ["--device", "gpu"]
     code, output = evaluate(*args, "--face-model", bump_model_path)
     assert code == 1, output
     assert message in output and len(output.strip().splitlines()) == 1
     assert not out.exists() or [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_scans_without_parameters_give_examples_only(eval_setup, bump_model_path, tmp_path) -> None:
+    from radarface.facemodel import export_mesh
+
+    scans = tmp_path / "scans"
+    model = bump_model()
+    for name in ("anna", "ben"):
+        export_mesh(scans / f"{name}.ply", model.mean_m + [0.0, 0.0, 0.25], model.triangles)
+    config = build_config(
+        array=tiny_array(), grid=ImagingGrid(n_x=64, n_y=64, pitch_m=4e-3), mesh_dir=scans
+    )
+    data = fake_dataset(tmp_path / "data", config, bump_model_path)
+    out = tmp_path / "out"
+    code, output = evaluate(
+        "--runs", eval_setup["enc"], "--data", data, "--out", out, "--examples", "2",
+        "--face-model", bump_model_path,
+    )  # fmt: skip
+    assert code == 0, output
+    section = json.loads((out / "metrics.json").read_text())["datasets"]["data"]
+    assert "table1" not in section and "cosine" not in section and section["n"] == 2
+    assert sorted(f.name for f in (out / "figures").iterdir()) == [
+        "example_data_000000.png", "example_data_000001.png",
+    ]  # fmt: skip

@@ -103,7 +103,9 @@ class EvalOptions:
                 f"comma-separated list of {', '.join(REFINEMENTS)}"
             )
         if self.cosine not in DEFINITIONS:
-            raise ValueError(f"unknown cosine definition {self.cosine!r}; use {DEFINITIONS}")
+            raise ValueError(
+                f"unknown cosine definition {self.cosine!r}; use {', '.join(DEFINITIONS)}"
+            )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be at least 1, got {self.limit}")
 

@@ -84,6 +84,14 @@ def evaluate_to_dir(
     if not runs or not data:
         raise ValueError("give at least one --runs RUN and one --data DIR")
     old_cache = previous_cache(out)
+    try:
+        device = torch.device(options.device)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {options.device!r}; use cpu or cuda[:N]")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {options.device}: this machine has no CUDA device")
     model = load_face_model(resolve_face_model_path(face_model_path))
     eval_runs = E.load_runs([Path(r) for r in runs])
     decoder_run = None if decoder is None else load_run(decoder, ("decoder",))
@@ -95,7 +103,6 @@ def evaluate_to_dir(
     for d in datasets:
         for run in eval_runs:
             E.check_pairing(run, d, model)
-    device = torch.device(options.device)
     for run in eval_runs:
         run.run.network.to(device)
     if decoder_run is not None:
