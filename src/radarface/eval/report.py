@@ -298,7 +298,7 @@ def _runtimes(
     also when read from the cache) and one physics render, per run, on the device used."""
     out: dict[str, Any] = {"device": options.device, "runs": {}}
     for run in runs:
-        seconds = E.learned_renderer_seconds(run, decoder, options.device)
+        seconds = E.learned_renderer_seconds(run, decoder, options.device, options.batch_size)
         out["runs"][run.label] = seconds
     out["physics_renderer"] = E.physics_render_seconds(model, runs[0].run.dataset, options.device)
     return out
@@ -381,8 +381,8 @@ def _runtime_markdown(metrics: dict[str, Any]) -> list[str]:
         f"Device: {runtimes['device']}; physics renderer (one full render of the mean face on "
         f"the runs' array and grid): {runtimes['physics_renderer']:.2f} s.",
         "",
-        "| row | encoder, ms | learned renderer, ms | learned refinement, s "
-        "| physics refinement, s |",
+        "| row | encoder, ms | learned renderer, ms (one image / in batches) "
+        "| learned refinement, s | physics refinement, s |",
         "|---|---:|---:|---:|---:|",
     ]
     seen = set()
@@ -392,10 +392,13 @@ def _runtime_markdown(metrics: dict[str, Any]) -> list[str]:
                 continue
             seen.add(label)
             run = next(r for r in metrics["runs"] if label == r or label.startswith(r + " + "))
-            renderer = runtimes["runs"][run].get("learned_renderer")
+            renderer = runtimes["runs"][run]
+            one, batched = (
+                renderer.get(k) for k in ("learned_renderer", "learned_renderer_batched")
+            )
             cells = [
                 _fmt(1e3 * seconds["encoder"], 1),
-                _fmt(None if renderer is None else 1e3 * renderer, 1),
+                "-" if one is None else f"{1e3 * one:.1f} / {1e3 * batched:.1f}",
                 _fmt(seconds.get("learned"), 2),
                 _fmt(seconds.get("physics"), 1),
             ]
