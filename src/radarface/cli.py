@@ -510,6 +510,10 @@ def evaluate(
     steps: Annotated[
         int | None, typer.Option(min=0, help="Refinement steps (learned 100, physics 20).")
     ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Adam learning rate (learned 0.01, physics 0.05)."),
+    ] = None,
     cosine: Annotated[
         str, typer.Option(help="Cosine vectors: face (default), vector or bare.")
     ] = "face",
@@ -528,7 +532,7 @@ def evaluate(
     from radarface.fit.physics import PhysicsConfig
 
     with _user_errors():
-        given = {} if steps is None else {"steps": steps}
+        given = {k: v for k, v in {"steps": steps, "lr": lr}.items() if v is not None}
         options = EvalOptions(
             refine=tuple(dict.fromkeys(r.strip() for r in refine.split(",") if r.strip())),
             refine_config=RefineConfig(**given),
