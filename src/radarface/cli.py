@@ -634,5 +634,61 @@ def reconstruct(
         typer.echo(line)
 
 
+@app.command("evaluate")
+def evaluate(
+    runs: Annotated[list[Path], typer.Option(help="Encoder or autoencoder runs (repeatable).")],
+    data: Annotated[
+        list[Path],
+        typer.Option(help="Datasets: a random set's val split, eval sets (repeatable)."),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Report directory (new, empty, or an earlier report to update).")
+    ],
+    refine: Annotated[
+        str, typer.Option(help="Comma-separated rows per run: none, learned, physics.")
+    ] = "none",
+    decoder: Annotated[
+        Path | None,
+        typer.Option(help="Learned renderer run (default: each autoencoder run's own)."),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(min=0, help="Refinement steps (learned 100, physics 20).")
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Adam learning rate (learned 0.01, physics 0.05)."),
+    ] = None,
+    cosine: Annotated[
+        str, typer.Option(help="Cosine vectors: face (default), vector or bare.")
+    ] = "face",
+    examples: Annotated[int, typer.Option(min=0, help="Example figures per dataset.")] = 3,
+    limit: Annotated[
+        int | None, typer.Option(help="Evaluate the first N samples of each dataset.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="Device of the networks: cpu or cuda[:N].")] = "cpu",
+    face_model: FaceModelOption = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """The paper's evaluation: Table 1, cosine matrices, error maps, examples and runtimes."""
+    from radarface.eval.evaluate import EvalOptions
+    from radarface.eval.report import evaluate_to_dir
+    from radarface.fit.learned import RefineConfig
+    from radarface.fit.physics import PhysicsConfig
+
+    with _user_errors():
+        given = {k: v for k, v in {"steps": steps, "lr": lr}.items() if v is not None}
+        options = EvalOptions(
+            refine=tuple(dict.fromkeys(r.strip() for r in refine.split(",") if r.strip())),
+            refine_config=RefineConfig(**given),
+            physics_config=PhysicsConfig(**given),
+            cosine=cosine, examples=examples, limit=limit, device=device, progress=progress,
+        )  # fmt: skip
+        metrics = evaluate_to_dir(
+            runs, data, out, decoder=decoder, face_model_path=face_model, options=options
+        )
+        typer.echo(f"evaluated {len(metrics['runs'])} run(s) on {len(metrics['datasets'])} "
+                   f"dataset(s) into {out / 'report.md'}")  # fmt: skip
+
+
 if __name__ == "__main__":
     app()

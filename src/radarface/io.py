@@ -9,6 +9,7 @@ import os
 import platform
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,29 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+@contextlib.contextmanager
+def atomic_replace_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Like `atomic_dir`, but an existing `path` is replaced once the block succeeds: renamed
+    aside, the new directory renamed onto it, the old one removed."""
+    path = Path(path)
+    if not path.exists():
+        with atomic_dir(path) as tmp:
+            yield tmp
+        return
+    stem = path.parent / f".{path.name}.{uuid.uuid4().hex}"
+    new, old = stem.with_suffix(".new"), stem.with_suffix(".old")
+    with atomic_dir(new) as tmp:
+        yield tmp
+    os.rename(path, old)
+    try:
+        os.rename(new, path)
+    except OSError:
+        os.rename(old, path)  # put the previous directory back
+        shutil.rmtree(new)
+        raise
+    shutil.rmtree(old)
 
 
 def open_hdf5(path: str | os.PathLike, what: str) -> Any:

@@ -249,3 +249,89 @@ def reconstruction_figure(
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def cosine_figure(path: str | Path, matrices: dict[str, np.ndarray], title: str) -> Path:
+    """Annotated heat maps of cosine-similarity matrices (name -> (G, G)), side by side, on
+    one colour scale from -1 to 1; rows and columns are the groups' ids."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(0.55 * sum(len(m) for m in matrices.values()) + 2.5, 5.2))
+    widths = [len(m) for m in matrices.values()]
+    axes = fig.subplots(1, len(matrices), gridspec_kw={"width_ratios": widths}, squeeze=False)[0]
+    shown = None
+    for ax, (name, matrix) in zip(axes, matrices.items(), strict=True):
+        shown = ax.imshow(matrix, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+        size = 7 if len(matrix) > 6 else 8
+        for (row, col), value in np.ndenumerate(matrix):
+            text = "" if not np.isfinite(value) else f"{value:.2f}"
+            colour = "white" if np.isfinite(value) and abs(value) > 0.6 else "black"
+            ax.text(col, row, text, ha="center", va="center", fontsize=size, color=colour)
+        ticks = np.arange(len(matrix))
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(shown, ax=list(axes), fraction=0.03, pad=0.02, label="cosine similarity")
+    fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+def error_map_figure(
+    path: str | Path,
+    front_m: np.ndarray,
+    side_m: np.ndarray,
+    triangles: np.ndarray,
+    errors_mm: dict[str, np.ndarray],
+    title: str,
+) -> Path:
+    """The mean face from the front (top) and the side (bottom), coloured by each row's mean
+    per-vertex error (name -> (V,) mm), all on one colour scale."""
+    from matplotlib.figure import Figure
+
+    n = len(errors_mm)
+    vmax = max(max(float(np.percentile(e, 99)) for e in errors_mm.values()), 1e-3)
+    fig = Figure(figsize=(2.6 * n + 0.8, 5.4))
+    axes = fig.subplots(2, n, squeeze=False)
+    for col, (name, errors) in enumerate(errors_mm.items()):
+        for row, vertices in enumerate((front_m, side_m)):
+            draw_mesh(axes[row, col], vertices, triangles, errors, vmax)
+        axes[0, col].set_title(f"{name}\nmean {errors.mean():.2f} mm", fontsize=8)
+    scale = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, vmax), cmap="magma")
+    fig.colorbar(scale, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, label="error (mm)")
+    fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+def examples_figure(
+    path: str | Path,
+    images: dict[str, np.ndarray | None],
+    meshes: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+    triangles: np.ndarray,
+    title: str,
+) -> Path:
+    """One instance (paper Fig. 7-8): its images (name -> (H, W) in [0, 1], or None where a row
+    renders none) on top, then its meshes (name -> front (V, 3), side (V, 3), per-vertex errors
+    in mm or None) from the front and the side, columns in the same order."""
+    from matplotlib.figure import Figure
+
+    n = max(len(images), len(meshes))
+    fig = Figure(figsize=(2.4 * n, 7.4))
+    axes = fig.subplots(3, n, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax, (name, image) in zip(axes[0], images.items(), strict=False):
+        if image is None:
+            ax.text(0.5, 0.5, "no renderer", ha="center", va="center", fontsize=8)
+        else:
+            ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+        ax.set_title(name, fontsize=7)
+    known = [e for _, _, e in meshes.values() if e is not None]
+    vmax = max([float(np.percentile(e, 99)) for e in known] + [1e-3])
+    for col, (name, (front, side, errors)) in enumerate(meshes.items()):
+        draw_mesh(axes[1, col], front, triangles, errors, vmax)
+        draw_mesh(axes[2, col], side, triangles, errors, vmax)
+        label = name if errors is None else f"{name}\n{errors.mean():.2f} mm"
+        axes[1, col].set_title(label, fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)

@@ -71,9 +71,11 @@ def read_image_npz(path: str | Path) -> RadarInput:
 def read_dataset_samples(
     path: str | Path, split: str = "val", indices: list[int] | None = None
 ) -> list[RadarInput]:
-    """Samples of a dataset split (all, or `indices` into the split) with their parameters."""
-    from radarface.data import DatasetConfig, open_dataset, stored_params
-    from radarface.data.store import readable_samples
+    """Samples of a dataset split (all, or `indices` into the split) with their parameters,
+    read in bulk (one pass over the image chunks)."""
+    from radarface.data import DatasetConfig, open_dataset
+    from radarface.data.dataset import read_images
+    from radarface.data.store import PARAM_ARRAYS, done_flags, readable_samples
 
     group = open_dataset(path)
     config = DatasetConfig.from_json(group.attrs["config"])
@@ -81,19 +83,26 @@ def read_dataset_samples(
         raise ValueError(f"unknown split {split!r}; use train, val or all")
     members = np.arange(config.n) if split == "all" else group[f"splits/{split}"][:]
     chosen = members if indices is None else members[_checked(indices, len(members), split)]
+    missing = chosen[~done_flags(group)[chosen]]
+    if len(missing):
+        raise ValueError(
+            f"{path}: {len(missing)} of the {len(chosen)} samples asked for are not rendered yet "
+            f"(first: sample {missing[0]}); finish it with `radarface dataset generate`"
+        )
     face_model = (config.face_model or {}).get("hash")
+    with readable_samples(group, chosen):
+        max_db, depth_m = read_images(group, chosen)
+    params = None
+    if config.kind != "mesh-dir":
+        params = {name: group[f"params/{name}"][:][chosen] for name in PARAM_ARRAYS}
     inputs = []
-    for index in chosen.tolist():
-        if not group["done"][index]:
-            raise ValueError(f"sample {index} of {path} is not rendered yet")
-        truth = None if config.kind == "mesh-dir" else stored_params(group, index)
-        with readable_samples(group, [index]):
-            max_db, depth_m = group["images/max_db"][index], group["images/depth_m"][index]
+    for k, index in enumerate(chosen.tolist()):
+        truth = None if params is None else SceneParams(**{n: v[k] for n, v in params.items()})
         inputs.append(
             RadarInput(
                 name=f"{index:06d}",
-                max_db=max_db,
-                depth_m=depth_m,
+                max_db=max_db[k],
+                depth_m=depth_m[k],
                 truth=truth,
                 truth_face_model=face_model,
                 source={"dataset": str(path), "index": index, "split": split},

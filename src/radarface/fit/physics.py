@@ -37,7 +37,6 @@ from radarface.params import SceneParams
 from radarface.radar import ImagingGrid, RadarArray, SamplingConfig, apply_dynamic_range
 from radarface.render import RenderSettings, render_torch
 
-
 #: A sweep of 16 frequencies over 72-82 GHz has an unambiguous range of c / (2 df) = 22.5 cm.
 MIN_FREQUENCIES = 16
 

@@ -74,7 +74,8 @@ def reconstruct(
     progress: bool = True,
 ) -> list[Reconstruction]:
     """Reconstruct every input with the encoder (an encoder or autoencoder run), its learned
-    renderer (`decoder`, else the autoencoder's own) and `refine`."""
+    renderer (`decoder`, else the autoencoder's own) and `refine`; the networks run where
+    their parameters are (move them with `.to(device)`), the physics on the CPU."""
     if refine not in REFINEMENTS:
         raise ValueError(f"unknown refinement {refine!r}; use one of {', '.join(REFINEMENTS)}")
     refine_config = refine_config or RefineConfig()
@@ -86,6 +87,7 @@ def reconstruct(
     grid = encoder.dataset.grid
     check_grid(inputs, grid, str(encoder.path))
     z_range = (float(grid.z_m[0]), float(grid.z_m[-1]))
+    device = next(_encoder_of(encoder).parameters()).device  # where the caller put the networks
     results = []
     with tqdm(total=len(inputs), unit="image", disable=not progress) as bar:
         for start in range(0, len(inputs), batch_size):
@@ -96,9 +98,10 @@ def reconstruct(
                 lambda m, d: network_input(
                     m, d, encoder.image, P.VALIDATION_DYNAMIC_RANGE_DB, z_range
                 ),
-            )
+            ).to(device)
             with torch.no_grad():
                 estimate = _encoder_of(encoder)(x)
+            estimate = estimate.cpu()
             encode_s = (time.perf_counter() - tic) / len(items)
             vector, history, rendered = estimate, [[] for _ in items], None
             seconds = {"encoder": encode_s}
@@ -107,12 +110,13 @@ def reconstruct(
                 tic = time.perf_counter()
                 if refine == "learned":
                     vector, batch_history = refine_learned(
-                        decoder.network, estimate, target, refine_config
+                        decoder.network, estimate.to(device), target.to(device), refine_config
                     )
+                    vector = vector.cpu()
                     history = [batch_history] * len(items)
                     seconds["learned"] = (time.perf_counter() - tic) / len(items)
                 with torch.no_grad():
-                    rendered = decoder.network(vector)[:, 0].numpy()
+                    rendered = decoder.network(vector.to(device))[:, 0].cpu().numpy()
             rendered_image = None if decoder is None else decoder.image
             if refine == "physics":
                 vector, history, rendered = _refine_physics(
