@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from radarface.arrays import is_tensor
 from radarface.io import atomic_path, provenance, write_json
 from radarface.params import SceneParams, sample_rendering
 
@@ -26,7 +27,14 @@ if TYPE_CHECKING:
     import torch
 
     from radarface.facemodel import MorphableModel
-    from radarface.radar import ImagingGrid, RadarArray, RadarImage, Reflectance, SamplingConfig
+    from radarface.radar import (
+        ImagingGrid,
+        MeshScatterers,
+        RadarArray,
+        RadarImage,
+        Reflectance,
+        SamplingConfig,
+    )
     from radarface.radar.measured import Measurement
 
 #: Revision of what the renderer computes: raised whenever a change alters rendered images beyond
@@ -285,6 +293,27 @@ def render(
     return image_signal(s, array, settings)
 
 
+def sample_scatterers(
+    params: SceneParams,
+    model: MorphableModel,
+    array: RadarArray,
+    settings: RenderSettings,
+    *,
+    seed: int = 0,
+    index: int = 0,
+) -> MeshScatterers:
+    """The scatterers `render` samples on a face scene's posed mesh (numpy): their triangles,
+    barycentric coordinates, visibilities and phases."""
+    from radarface.facemodel import posed_vertices
+    from radarface.radar import mesh_scatterers
+
+    vertices = posed_vertices(model, params)
+    if is_tensor(vertices):
+        vertices = vertices.detach().cpu().numpy()
+    rng = np.random.default_rng(speckle_seed(seed, index))
+    return mesh_scatterers(array, vertices, model.triangles, settings.sampling, rng)
+
+
 def render_torch(
     params: SceneParams,
     model: MorphableModel,
@@ -294,16 +323,19 @@ def render_torch(
     seed: int = 0,
     index: int = 0,
     dynamic_range_db: float | None = None,
+    scatterers: MeshScatterers | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(max_db (H, W), depth_m (H, W)) of one face scene, differentiable in its torch parameters.
 
     The same path as `render`: the scatterers are sampled on the detached mesh with the same
-    seed (so the sampling and visibilities match the numpy path) and then recomputed from the
-    posed vertices in torch, so gradients reach the shape and expression coefficients and the
-    pose; material and antenna size enter as constants. The volume is imaged in torch only at
-    each column's brightest voxel and its z neighbours (`radar.project_brightest`), the voxels
-    the max projection reads; with `dynamic_range_db`, only in the columns within that range of
-    the peak (the only ones with a gradient once the image is clipped there). Clip with
+    seed (`sample_scatterers`, so the sampling and visibilities match the numpy path), or given
+    (`scatterers`, sampled earlier: a fit keeps them fixed, so that its loss is smooth in the
+    parameters instead of jumping with every resampling), and then recomputed from the posed
+    vertices in torch, so gradients reach the shape and expression coefficients and the pose;
+    material and antenna size enter as constants. The volume is imaged in torch only at each
+    column's brightest voxel and its z neighbours (`radar.project_brightest`), the voxels the
+    max projection reads; with `dynamic_range_db`, only in the columns within that range of the
+    peak (the only ones with a gradient once the image is clipped there). Clip with
     `radarface.radar.apply_dynamic_range`. Runs on `settings.device` (default cpu).
     """
     import torch
@@ -311,19 +343,16 @@ def render_torch(
     from radarface.facemodel import posed_vertices
     from radarface.radar import (
         backproject,
-        mesh_scatterers,
         project_brightest,
         scatterers_from_vertices,
         simulate_scatterers_torch,
     )
 
     device = torch.device(settings.device or "cpu")
+    if scatterers is None:
+        scatterers = sample_scatterers(params, model, array, settings, seed=seed, index=index)
     vertices = posed_vertices(model, params)
-    rng = np.random.default_rng(speckle_seed(seed, index))
-    sc = mesh_scatterers(
-        array, vertices.detach().cpu().numpy(), model.triangles, settings.sampling, rng
-    )
-    sc_t = scatterers_from_vertices(vertices.to(device), model.triangles, sc)
+    sc_t = scatterers_from_vertices(vertices.to(device), model.triangles, scatterers)
     threshold = settings.sampling.specular_threshold
     s = simulate_scatterers_torch(array, sc_t, reflectance_of(params), threshold, device)
     # Only each column's brightest voxel and its z neighbours carry gradient through the max

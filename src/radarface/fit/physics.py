@@ -16,10 +16,10 @@ its own loss, than it began.
 
 Speed: each step simulates the face through a coarse array (every `pair_stride`-th TX and RX,
 every `freq_stride`-th frequency: the same aperture and bandwidth, fewer samples) with
-scatterers `spacing_m` apart, resampled on every step's mesh with one seed so the sampling does
-not jitter between steps; it images every `pixel_stride`-th pixel, and autograd follows only the
-columns within theta dB of the peak (`render_torch(..., dynamic_range_db=theta)`, the only ones
-the clipped loss has a gradient in).
+scatterers `spacing_m` apart, sampled once on the starting face and moved with the mesh (the
+loss stays smooth in the parameters); it images every `pixel_stride`-th pixel, and autograd
+follows only the columns within theta dB of the peak (`render_torch(..., dynamic_range_db=theta)`,
+the only ones the clipped loss has a gradient in).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from radarface.fit.inputs import RadarInput
 from radarface.fit.learned import coefficient_prior
 from radarface.params import SceneParams
 from radarface.radar import ImagingGrid, RadarArray, SamplingConfig, apply_dynamic_range
-from radarface.render import RenderSettings, render_torch
+from radarface.render import RenderSettings, render_torch, sample_scatterers
 
 #: A sweep of 16 frequencies over 72-82 GHz has an unambiguous range of c / (2 df) = 22.5 cm.
 MIN_FREQUENCIES = 16
@@ -129,13 +129,16 @@ def refine_physics(
     target_depth = torch.from_numpy(item.depth_m[::stride, ::stride].astype(np.float32))
     vector = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.Adam([vector], lr=config.lr)
+    # One sampling of the starting face, moved with the mesh on every step: resampling would
+    # redraw the scatterers' positions and phases and make the loss jump between steps.
+    scatterers = sample_scatterers(_scene(vector), model, array, settings, seed=config.seed)
     history: list[float] = []
     best: tuple[float, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
 
     for step in range(config.steps + 1):
         optimiser.zero_grad()
         rendered = render_torch(
-            _scene(vector), model, array, settings, seed=config.seed,
+            _scene(vector), model, array, settings, scatterers=scatterers,
             dynamic_range_db=config.dynamic_range_db,
         )  # fmt: skip
         value = image_loss(*rendered, target_max_db, target_depth, config)
