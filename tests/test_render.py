@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from radarface.facemodel import sample_face_params
-from radarface.radar import ImagingGrid, RadarArray, apply_dynamic_range, linear_sweep, qar50_array
+from radarface.radar import (
+    ImagingGrid,
+    RadarArray,
+    SamplingConfig,
+    apply_dynamic_range,
+    linear_sweep,
+    qar50_array,
+)
 from radarface.render import (
     Points,
     RenderSettings,
@@ -40,7 +47,10 @@ def test_face_parameters_render_as_their_mesh(setup) -> None:
     again = render(params, array, settings, seed=3, index=2, model=model)
     assert np.array_equal(image.max_db, again.max_db)  # deterministic
     other = render(params, array, settings, seed=3, index=5, model=model)
-    assert not np.array_equal(image.max_db, other.max_db)  # index picks the speckle stream
+    assert np.array_equal(image.max_db, other.max_db)  # the coherent model draws no speckle
+    speckle = replace(settings, sampling=SamplingConfig(scattering="speckle"))
+    one, two = (render(params, array, speckle, seed=3, index=i, model=model) for i in (2, 5))
+    assert not np.array_equal(one.max_db, two.max_db)  # index picks the speckle stream
     with pytest.raises(ValueError, match="needs their face model"):
         render(params, array, settings)
 

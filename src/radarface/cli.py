@@ -17,6 +17,7 @@ from radarface.data.config import KINDS, POSES
 from radarface.facemodel.loaders import ICT_REGIONS
 from radarface.fit import REFINEMENTS
 from radarface.params import INPUTS
+from radarface.radar.array import SCATTERING_MODELS
 from radarface.render import MESH_UNITS_M
 from radarface.train.config import PRESETS, STAGE_NAMES
 
@@ -48,6 +49,7 @@ MeshFormat = _choices("MeshFormat", ("ply", "obj"))
 MeshUnits = _choices("MeshUnits", MESH_UNITS_M)
 DatasetKind = _choices("DatasetKind", (k for k in KINDS if k != "mesh-dir"))  # see --mesh-dir
 PoseMode = _choices("PoseMode", POSES)
+Scattering = _choices("Scattering", SCATTERING_MODELS)
 TrainStage = _choices("TrainStage", STAGE_NAMES)
 NetInput = _choices("NetInput", INPUTS)
 TrainPreset = _choices("TrainPreset", PRESETS)
@@ -139,6 +141,13 @@ DeviceOption = Annotated[
         help="Device for simulation and imaging: cpu (numba) or cuda[:N] (torch). Default: cpu."
     ),
 ]
+ScatteringOption = Annotated[
+    Scattering,
+    typer.Option(
+        help="coherent: physical optics, phases from the geometry; speckle: a random phase per "
+        "surface point (rough surface; the model of datasets before renderer revision 3)."
+    ),
+]
 DynamicRangeOption = Annotated[
     float, typer.Option("--dynamic-range-db", min=0.1, help="Amplitude image dynamic range.")
 ]
@@ -169,13 +178,18 @@ def _settings(
     pixels: int,
     pitch_mm: float,
     snr_db: float | None = None,
+    scattering: str = "coherent",
 ):
-    from radarface.radar import ImagingGrid
+    from radarface.radar import ImagingGrid, SamplingConfig
     from radarface.render import RenderSettings
 
     grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=pitch_mm * 1e-3)
     return RenderSettings(
-        grid=grid, dynamic_range_db=dynamic_range_db, snr_db=snr_db, device=device
+        grid=grid,
+        sampling=SamplingConfig(scattering=scattering),
+        dynamic_range_db=dynamic_range_db,
+        snr_db=snr_db,
+        device=device,
     )
 
 
@@ -199,6 +213,7 @@ def simulate(
     ] = None,
     dynamic_range_db: DynamicRangeOption = 20.0,
     snr_db: Annotated[float | None, typer.Option(help="Add complex noise at this SNR.")] = None,
+    scattering: ScatteringOption = "coherent",
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,
     tx: TxOption = None,
@@ -212,7 +227,7 @@ def simulate(
 
     with _user_errors():
         array = _array(tx, rx, freq_ghz)
-        settings = _settings(dynamic_range_db, device, pixels, pitch_mm, snr_db)
+        settings = _settings(dynamic_range_db, device, pixels, pitch_mm, snr_db, scattering.value)
         scene, model = build_scene(
             seed,
             face_model_path=face_model,
@@ -338,10 +353,11 @@ def dataset_generate(
     face_model: FaceModelOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     device: DeviceOption = None,
+    scattering: ScatteringOption = "coherent",
 ) -> None:
     """Generate a dataset into DIR, or finish an interrupted one (run the same command again)."""
     from radarface import data
-    from radarface.radar import ImagingGrid
+    from radarface.radar import ImagingGrid, SamplingConfig
 
     with _user_errors():
         config = data.build_config(
@@ -358,6 +374,7 @@ def dataset_generate(
             split_seed=split_seed,
             mesh_dir=mesh_dir,
             mesh_units=mesh_units.value,
+            sampling=SamplingConfig(scattering=scattering.value),
         )
         report = data.generate_dataset(
             out, config, face_model, workers, scheduler, progress, device
