@@ -69,8 +69,10 @@ def test_a_point_renders_at_its_position(setup) -> None:
     assert abs(image.peak_depth_m[row, col] - 0.26) < 2e-4
 
 
-def test_torch_render_matches_and_differentiates(setup) -> None:
+@pytest.mark.parametrize("scattering", ["coherent", "speckle"])
+def test_torch_render_matches_and_differentiates(setup, scattering) -> None:
     array, settings = setup
+    settings = replace(settings, sampling=SamplingConfig(scattering=scattering))
     model = bump_model()
     params = replace(sample_face_params(model, seed=1, index=0), material=0.3)
     reference = render(params, array, settings, seed=1, model=model)
@@ -85,8 +87,14 @@ def test_torch_render_matches_and_differentiates(setup) -> None:
     max_db, depth_m = render_torch(as_torch, model, array, settings, seed=1)
     lit = reference.mask
     # render images with the factorised back-projection (0.4% RMS from the exact formula),
-    # render_torch with the direct one: within 0.1 dB (1.2% in amplitude).
-    np.testing.assert_allclose(max_db.detach().numpy()[lit], reference.max_db[lit], atol=0.1)
+    # render_torch with the direct one: within 0.1 dB (1.2% in amplitude) under speckle; the
+    # coherent image's glint is brighter against the rest, so its dim lit pixels are compared in
+    # amplitude, within 1% of the peak (measured: 0.74%, 0.36 dB at -18 dB).
+    if scattering == "speckle":
+        np.testing.assert_allclose(max_db.detach().numpy()[lit], reference.max_db[lit], atol=0.1)
+    else:
+        amplitude_error = 10 ** (max_db.detach().numpy() / 20) - 10 ** (reference.max_db / 20)
+        assert np.abs(amplitude_error[lit]).max() < 0.01
     # The brightest voxel along z may jump between two near-equal peaks in a few pixels.
     depth_error = np.abs(depth_m.detach().numpy() - reference.peak_depth_m)[lit]
     assert np.mean(depth_error < 2e-4) > 0.97
