@@ -1,7 +1,7 @@
 """One face end to end: simulation + imaging on the full QAR50, fast paths against exact references.
 
     python benchmarks/bench_pipeline.py [--faces 3] [--repeat 1] [--face-model PATH]
-        [--no-reference] [--device cpu | cuda[:N]]
+        [--no-reference] [--device cpu | cuda[:N]] [--scattering coherent | speckle]
 
 Prints a markdown table of median (and fastest) seconds per face for each stage, and the exact
 references on the same scene. With --repeat N every face runs N times and each stage counts its
@@ -33,7 +33,7 @@ from radarface.radar import (
     qar50_array,
     simulate,
 )
-from radarface.radar.array import ImagingGrid
+from radarface.radar.array import ImagingGrid, SamplingConfig
 from radarface.render import RenderSettings, face_mesh, reflectance_of
 
 
@@ -61,10 +61,12 @@ def main() -> None:
         "--no-reference", action="store_true", help="time the fast path only (a minute, not five)"
     )
     parser.add_argument("--device", default="cpu", help="cpu (numba) or cuda[:N] (torch)")
+    parser.add_argument("--scattering", choices=("coherent", "speckle"), default="coherent")
     args = parser.parse_args()
     on_gpu = torch.device(args.device).type == "cuda"
     model = load_face_model(resolve_face_model_path(args.face_model))
-    array, settings = qar50_array(), RenderSettings()
+    array = qar50_array()
+    settings = RenderSettings(sampling=SamplingConfig(scattering=args.scattering))
     grid = settings.grid
     rows: dict[str, list[float]] = {
         "scatterers (sampling, occlusion)": [],

@@ -2,6 +2,7 @@
 
     python benchmarks/speckle_signal.py [--material 0.5] [--antenna-size 0.25]
         [--shape 0 1 4] [--expression 0 3] [--seeds 3] [--spacing-mm 2] [--face-model PATH]
+        [--scattering coherent | speckle]
 
 Renders the mean face at zero pose with several speckle seeds (the simulator's random surface
 sampling and diffuse phases) and, per listed coefficient, the face with that coefficient at +1
@@ -30,6 +31,7 @@ from radarface.radar import (
     qar50_array,
     simulate_mesh,
 )
+from radarface.radar.array import SCATTERING_MODELS
 
 MASK_DB = -20.0
 
@@ -43,13 +45,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="speckle seeds per face (>= 2)")
     parser.add_argument("--spacing-mm", type=float, default=2.0, help="surface point spacing")
     parser.add_argument("--face-model", default=None)
+    parser.add_argument("--scattering", choices=SCATTERING_MODELS, default="coherent")
     args = parser.parse_args()
     if args.seeds < 2:
         parser.error("--seeds must be at least 2 (the noise compares two seeds)")
     model = load_face_model(resolve_face_model_path(args.face_model))
     array, grid = qar50_array(), ImagingGrid()
     reflectance = Reflectance(args.material, args.antenna_size)
-    sampling = SamplingConfig(spacing_m=args.spacing_mm * 1e-3)
+    sampling = SamplingConfig(spacing_m=args.spacing_mm * 1e-3, scattering=args.scattering)
     zero_shape, zero_expr = np.zeros(model.n_shape), np.zeros(model.n_expr)
 
     def render(shape: np.ndarray, expr: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +67,10 @@ def main() -> None:
     seeds = range(args.seeds)
     mean_face = [render(zero_shape, zero_expr, seed) for seed in seeds]
     noise = np.mean([rms_mm(a, b) for a, b in itertools.combinations(mean_face, 2)])
-    print(f"material {args.material}, antenna size {args.antenna_size}, {args.seeds} seeds")
+    print(
+        f"{args.scattering} scattering, material {args.material}, antenna size "
+        f"{args.antenna_size}, {args.seeds} seeds"
+    )
     print("| face | vertex dz RMS, mm | depth change RMS, mm |")
     print("|---|---|---|")
     print(f"| mean face, other speckle seed (noise) | 0 | {noise:.2f} |")

@@ -18,7 +18,7 @@ from radarface.facemodel import (  # noqa: E402
     sample_face_params,  # noqa: E402
 )
 from radarface.plot import draw_mesh, image_extent_cm, show_image  # noqa: E402
-from radarface.radar import Reflectance, qar50_array  # noqa: E402
+from radarface.radar import Reflectance, SamplingConfig, qar50_array  # noqa: E402
 from radarface.render import Mesh, RenderSettings, face_mesh, render  # noqa: E402
 
 OUT = Path(__file__).parent / "figures"
@@ -39,6 +39,7 @@ def reflectance_figure(model, array, settings) -> None:
             image = render(Mesh(vertices, model.triangles, refl), array, settings)
             show_image(ax, image, "amplitude")
             lit = 100 * image.mask.mean()  # pixels within the dynamic range
+            print(f"reflectance {refl}: {lit:.1f}% lit, peak {np.abs(image.max_db).min():g}")
             ax.set_title(
                 f"material {refl.material:g}, antenna size {refl.antenna_size:g}\n"
                 f"{lit:.1f}% of pixels within 20 dB"
@@ -70,12 +71,37 @@ def faces_figure(model, array, settings) -> None:
     fig.savefig(OUT / "radar_faces.png", dpi=80)
 
 
+def scattering_figure(model, array, settings) -> None:
+    """One face under the coherent model and under the speckle model with two seeds."""
+    params = sample_face_params(model, seed=0, index=1)
+    mesh = Mesh(face_mesh(model, params).vertices_m, model.triangles, Reflectance(0.5, 0.25))
+    speckle = replace(settings, sampling=SamplingConfig(scattering="speckle"))
+    cases = [
+        ("coherent", settings, 0),
+        ("speckle, seed 0", speckle, 0),
+        ("speckle, seed 1", speckle, 1),
+    ]
+    fig, axes = plt.subplots(2, len(cases), figsize=(13, 8.4))
+    for column, (name, case_settings, seed) in zip(axes.T, cases, strict=True):
+        image = render(mesh, array, case_settings, seed=seed)
+        show_image(column[0], image, "amplitude")
+        column[0].set_title(f"{name}: amplitude (20 dB)")
+        show_image(column[1], image, "depth")
+        column[1].set_title(f"{name}: depth")
+    fig.suptitle(
+        "One face (material 0.5, antenna size 0.25) under both scattering models", fontsize=11
+    )
+    fig.tight_layout()
+    fig.savefig(OUT / "radar_scattering.png", dpi=80)
+
+
 def main() -> None:
     model = load_face_model(resolve_face_model_path(sys.argv[1] if len(sys.argv) > 1 else None))
     array, settings = qar50_array(), RenderSettings()
     OUT.mkdir(exist_ok=True)
     reflectance_figure(model, array, settings)
     faces_figure(model, array, settings)
+    scattering_figure(model, array, settings)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from radarface.data.config import KINDS, POSES
 from radarface.facemodel.loaders import ICT_REGIONS
 from radarface.fit import REFINEMENTS
 from radarface.params import INPUTS
+from radarface.radar.array import SCATTERING_MODELS
 from radarface.radar.images import DEPTH_ESTIMATORS
 from radarface.render import MESH_FRAMES, MESH_UNITS_M
 from radarface.train.config import PRESETS, STAGE_NAMES
@@ -77,6 +78,7 @@ MeshFrame = _choices("MeshFrame", MESH_FRAMES)
 DepthEstimator = _choices("DepthEstimator", DEPTH_ESTIMATORS)
 DatasetKind = _choices("DatasetKind", (k for k in KINDS if k != "mesh-dir"))  # see --mesh-dir
 PoseMode = _choices("PoseMode", POSES)
+Scattering = _choices("Scattering", SCATTERING_MODELS)
 TrainStage = _choices("TrainStage", STAGE_NAMES)
 NetInput = _choices("NetInput", INPUTS)
 TrainPreset = _choices("TrainPreset", PRESETS)
@@ -194,6 +196,13 @@ DeviceOption = Annotated[
         callback=_checked_device,
     ),
 ]
+ScatteringOption = Annotated[
+    Scattering,
+    typer.Option(
+        help="coherent: physical optics, phases from the geometry; speckle: a random phase per "
+        "surface point (rough surface; the model of datasets before renderer revision 3)."
+    ),
+]
 DynamicRangeOption = Annotated[
     float, typer.Option("--dynamic-range-db", min=0.1, help="Amplitude image dynamic range.")
 ]
@@ -257,14 +266,16 @@ def _settings(
     snr_db: float | None = None,
     z_range_m: tuple[float, float] | None = None,
     depth_estimator: str = "parabola",
+    scattering: str = "coherent",
 ):
-    from radarface.radar import ImagingGrid
+    from radarface.radar import ImagingGrid, SamplingConfig
     from radarface.render import RenderSettings
 
     depth = {} if z_range_m is None else {"z_min_m": z_range_m[0], "z_max_m": z_range_m[1]}
     grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=pitch_mm * 1e-3, **depth)
     return RenderSettings(
         grid=grid,
+        sampling=SamplingConfig(scattering=scattering),
         dynamic_range_db=dynamic_range_db,
         snr_db=snr_db,
         device=device,
@@ -296,6 +307,7 @@ def simulate(
     z_range_cm: Annotated[
         str | None, typer.Option(help="Imaged depths MIN:MAX in cm (default 22.5:36).")
     ] = None,
+    scattering: ScatteringOption = "coherent",
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,
     tx: TxOption = None,
@@ -310,7 +322,15 @@ def simulate(
     with _user_errors():
         array = _array(tx, rx, freq_ghz)
         z_range_m = None if z_range_cm is None else _z_range(z_range_cm)
-        settings = _settings(dynamic_range_db, device, pixels, pitch_mm, snr_db, z_range_m)
+        settings = _settings(
+            dynamic_range_db,
+            device,
+            pixels,
+            pitch_mm,
+            snr_db,
+            z_range_m,
+            scattering=scattering.value,
+        )
         scene, model = build_scene(
             seed,
             face_model_path=face_model,
@@ -473,10 +493,11 @@ def dataset_generate(
     face_model: FaceModelOption = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     device: DeviceOption = None,
+    scattering: ScatteringOption = "coherent",
 ) -> None:
     """Generate a dataset into DIR, or finish an interrupted one (run the same command again)."""
     from radarface import data
-    from radarface.radar import ImagingGrid
+    from radarface.radar import ImagingGrid, SamplingConfig
 
     with _user_errors():
         config = data.build_config(
@@ -494,6 +515,7 @@ def dataset_generate(
             mesh_dir=mesh_dir,
             mesh_units=mesh_units.value,
             mesh_frame=mesh_frame.value,
+            sampling=SamplingConfig(scattering=scattering.value),
         )
         _announce_compilation(device)
         report = data.generate_dataset(

@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 #: datasets carry no revision and count as 0). 2: 2026-12-03, the pose's cosines and sines in
 #: float64 rounded to float32 (they were torch's float32 kernels, 1 ulp apart for a few per cent
 #: of angles, and a face posed an ulp apart samples other scatterers: a sixth of the faces).
-RENDERER_REVISION = 2
+#: 3: 2026-12-03, coherent physical-optics scattering by default (`SamplingConfig.scattering`;
+#: datasets record the model in their sampling settings, older ones load as "speckle").
+RENDERER_REVISION = 3
 
 MESH_UNITS_M = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
 #: Frames a mesh file may be in: radarface's radar frame, or MAROON's x-mirrored reconstruction
@@ -123,7 +125,8 @@ Scene = SceneParams | Mesh | Points
 
 
 def speckle_seed(seed: int, index: int = 0) -> int:
-    """The simulator seed (surface sampling, diffuse phases, noise) of scene `index` of `seed`."""
+    """The simulator seed (noise; under "speckle" also the surface sampling and diffuse phases)
+    of scene `index` of `seed`."""
     return int(np.random.SeedSequence([seed, index, _SPECKLE_TAG]).generate_state(1)[0])
 
 

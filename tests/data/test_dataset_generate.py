@@ -157,3 +157,13 @@ def test_dask_path_matches_local(tiny, tiny_dataset: Path, tmp_path: Path) -> No
     assert report.rendered == 2 and done_flags(open_dataset(out)).all()
     reference, got = _images(tiny_dataset), _images(out)
     assert all(np.array_equal(reference[k], got[k]) for k in reference)
+
+
+def test_datasets_from_before_the_scattering_setting_load_as_speckle(tiny_dataset: Path) -> None:
+    stored = open_dataset(tiny_dataset).attrs["config"]
+    assert DatasetConfig.from_json(stored).sampling.scattering == "coherent"
+    old = {**stored, "sampling": {k: v for k, v in stored["sampling"].items() if k != "scattering"}}
+    old["sampling"].pop("facet_edge_m")
+    config = DatasetConfig.from_json(old)
+    assert config.sampling.scattering == "speckle"  # they were made with random phases
+    assert config.sampling.spacing_m == stored["sampling"]["spacing_m"]

@@ -124,8 +124,15 @@ def test_simulate_mesh(tmp_path: Path, make_plate) -> None:
     assert result.exit_code == 0, result.output
     meta = _check_outputs(tmp_path / "o")
     assert meta["reflectance"]["material"] == 0.0
+    assert meta["settings"]["sampling"]["scattering"] == "coherent"
     depth = np.load(tmp_path / "o" / "image.npz")["depth_m"]
     assert abs(np.nanmedian(depth) - 0.25) < 3e-3
+    args = ["simulate", "--mesh", str(path), "--mesh-units", "mm", "--out", str(tmp_path / "s")]
+    result = runner.invoke(app, [*args, "--scattering", "speckle", *SMALL])
+    assert result.exit_code == 0, result.output
+    assert _check_outputs(tmp_path / "s")["settings"]["sampling"]["scattering"] == "speckle"
+    bad = runner.invoke(app, [*args, "--scattering", "rough", *SMALL])
+    assert bad.exit_code != 0 and "rough" in bad.output
 
 
 def test_image_measured_capture(tmp_path: Path, qar50: RadarArray) -> None:

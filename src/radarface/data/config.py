@@ -85,7 +85,8 @@ class DatasetConfig:
                     np.array(a["tx_m"]), np.array(a["rx_m"]), np.array(a["freq_hz"])
                 ),
                 "grid": ImagingGrid(**{**g, "center_xy_m": tuple(g["center_xy_m"])}),
-                "sampling": SamplingConfig(**data["sampling"]),
+                # Datasets from before the scattering setting were made with random phases.
+                "sampling": SamplingConfig(**{"scattering": "speckle", **data["sampling"]}),
                 "mesh_files": tuple(data["mesh_files"]),
             }
         )

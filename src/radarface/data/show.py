@@ -42,7 +42,11 @@ def dataset_info(path: str | os.PathLike) -> dict[str, Any]:
         f"{grid.n_y} x {grid.n_x} pixels at {grid.pitch_m * 1e3:g} mm, "
         f"z {z[0] * 100:g}-{z[-1] * 100:g} cm in {len(z)} slices"
     )
-    info["sampling"] = f"{config.sampling.spacing_m * 1e3:g} mm point spacing"
+    sampling = config.sampling
+    if sampling.scattering == "coherent":
+        info["scattering"] = f"coherent, sub-facets <= {sampling.facet_edge_m * 1e3:g} mm"
+    else:
+        info["scattering"] = f"speckle, {sampling.spacing_m * 1e3:g} mm point spacing"
     info["splits"] = (
         f"{group['splits/train'].shape[0]} train, {group['splits/val'].shape[0]} val "
         f"(split seed {config.split_seed})"

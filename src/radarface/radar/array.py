@@ -172,10 +172,35 @@ class ImagingGrid:
         return self.z_min_m + np.arange(n) * self.z_step_m
 
 
+#: The scattering models of `SamplingConfig.scattering`; datasets made before the setting existed
+#: were made with "speckle".
+SCATTERING_MODELS = ("coherent", "speckle")
+#: Default longest sub-facet edge of the coherent model (chosen by convergence and speed, see
+#: docs/radar.md).
+FACET_EDGE_M = 4e-3
+
+
 @dataclass(frozen=True)
 class SamplingConfig:
-    """How a mesh becomes point scatterers."""
+    """How a mesh becomes point scatterers, and which scattering model sums them.
 
-    spacing_m: float = 2e-3  # one point per spacing^2 of surface, about lambda / 2 at 77 GHz
+    scattering "coherent" (default): physical optics with phases fixed by the geometry; every
+    triangle is cut into regular sub-facets with edges <= facet_edge_m, each one scatterer at its
+    centroid with its area and a facet factor (`radarface.radar.reflectance`). "speckle": area-
+    weighted random points, one per spacing_m^2, with a random phase per point in the diffuse
+    term (a surface rough on the wavelength scale; the model of datasets before revision 3).
+    """
+
+    spacing_m: float = 2e-3  # speckle: one point per spacing^2 of surface, about lambda / 2
     visibility_stride: int = 6  # cast occlusion rays to every n-th antenna (1 = all)
     specular_threshold: float = 1e-3  # lobe values below this are dropped
+    scattering: str = "coherent"  # "coherent" or "speckle"
+    facet_edge_m: float = FACET_EDGE_M  # coherent: longest sub-facet edge
+
+    def __post_init__(self) -> None:
+        if self.scattering not in SCATTERING_MODELS:
+            raise ValueError(
+                f"unknown scattering {self.scattering!r}; use {' or '.join(SCATTERING_MODELS)}"
+            )
+        if not (self.spacing_m > 0 and self.facet_edge_m > 0):
+            raise ValueError("spacing_m and facet_edge_m must be positive")

@@ -1,14 +1,27 @@
 """The scattering model: how a surface point scatters from a TX to an RX antenna.
 
-A mesh becomes point scatterers (`radarface.radar.scene`): area-weighted random points with
-interpolated normals. Each point p of area a_p, normal n, scatters from TX t to RX r with unit
-vectors u_t, u_r from the point to the antennas, cos(theta) = n.u, path length tau = d_t + d_r,
-through
+A mesh becomes scatterers (`radarface.radar.scene`), under one of two models
+(`SamplingConfig.scattering`):
 
-* a diffuse term: incoherent (a random phase phi_p per point, a surface rough on the wavelength
-  scale), Lambertian, field amplitude sqrt(a_p cos(theta_t) cos(theta_r)) e^(j phi_p) (a bistatic
-  Lambertian patch of RCS a_p cos cos, albedo 1/4), so that the scattered power grows with area
-  and does not depend on the sampling density;
+* "coherent" (default): regular sub-facets, one scatterer at each centroid. Human skin at
+  72-82 GHz is smooth on the scale of the 4 mm wavelength (roughness well below lambda / 8), so
+  its echo is a coherent physical-optics (PO) integral over the surface, with phases fixed by the
+  geometry (Knott, "Radar Cross Section", ch. 5). Both terms below are PO terms: field amplitude
+  per unit area sqrt(4 pi) / lambda times an angular factor (diffuse: sqrt(cos cos); specular:
+  the lobe L), no random phase, and each sub-facet carries the facet factor F below, the
+  closed-form integral of the linearised phase over its area. The sum converges with the facet
+  size (docs/radar.md).
+* "speckle": area-weighted random points with interpolated normals, and a random phase per
+  point in the diffuse term (a surface rough on the wavelength scale).
+
+Each scatterer p of area a_p, normal n, scatters from TX t to RX r with unit vectors u_t, u_r
+from the point to the antennas, cos(theta) = n.u, path length tau = d_t + d_r, through
+
+* a diffuse term: Lambertian, field amplitude sqrt(a_p cos(theta_t) cos(theta_r)) e^(j phi_p)
+  under "speckle" (incoherent: a random phase phi_p per point; a bistatic Lambertian patch of RCS
+  a_p cos cos, albedo 1/4), so that the scattered power grows with area and does not depend on
+  the sampling density; under "coherent" sqrt(4 pi) a_p / lambda sqrt(cos(theta_t) cos(theta_r)),
+  no random phase (a PO integrand with a broad, Lambertian angular factor);
 * a specular term: coherent, amplitude sqrt(4 pi) a_p / lambda (a flat plate of area A at normal
   incidence has RCS 4 pi A^2 / lambda^2, Knott, "Radar Cross Section", ch. 5), times a bistatic lobe
   around the half-vector h = u_t + u_r,
@@ -21,9 +34,21 @@ through
 The material factor m mixes the two linearly: w = (1 - m) w_diffuse + m w_specular. Both terms
 count only where the point faces both antennas (cos(theta_t), cos(theta_r) > 0).
 
-The simulators evaluate, per point, TX and RX (carrier c = vis e^(-j k d) / d per antenna),
+Facet factor (coherent model): over a flat sub-facet with centroid c and corners c + e_i, the
+path length is linear to first order, tau(p) = tau(c) - q.(p - c) with q = u_t + u_r, and
 
-    v = c_t c_r (w_d g(cos theta_t) g(cos theta_r) + w_s L),
+    int exp(-j k tau(p)) dA = A exp(-j k tau(c)) (1 - k^2 q^T Sigma q / 2 + O(k^3)),
+
+Sigma = (1/12) sum_i e_i e_i^T the covariance of a uniform triangle; F = exp(-k_c^2 q^T M q / 24),
+M = sum_i e_i e_i^T, k_c the centre wavenumber, matches it to second order and, unlike one point
+per facet, decays instead of aliasing where the phase turns fast across a facet (away from the
+specular points, where neighbouring facets cancel). q^T M q splits into u_t^T M u_t and
+u_r^T M u_r (per antenna, in the carriers) and the cross term 2 (M u_t).u_r (per pair).
+
+The simulators evaluate, per point, TX and RX (carrier c = vis e^(-j k d) / d per antenna,
+times exp(-k_c^2 u^T M u / 24) under "coherent"),
+
+    v = c_t c_r (w_d g(cos theta_t) g(cos theta_r) + w_s L) exp(-k_c^2 (M u_t).u_r / 12),
 
 with the per-point weights w_d, w_s of `point_weights`, the diffuse factor g = `lambert_factor`
 (separable: computed once per antenna and point) and the lobe L = `specular_lobe` (per pair);
@@ -81,34 +106,49 @@ def centre_wavelength_m(array: RadarArray) -> float:
     return SPEED_OF_LIGHT_M_S / float(np.mean(array.freq_hz))
 
 
+def facet_scale_m2(array: RadarArray) -> float:
+    """k_c^2 / 24 (1/m^2): the facet factor is F = exp(-k_c^2 q^T M q / 24), see the module."""
+    return (2 * math.pi / centre_wavelength_m(array)) ** 2 / 24
+
+
 def point_weights(
-    array: RadarArray, area_m2: torch.Tensor, phase_rad: torch.Tensor, reflectance: Reflectance
+    array: RadarArray,
+    area_m2: torch.Tensor,
+    phase_rad: torch.Tensor,
+    reflectance: Reflectance,
+    scattering: str = "speckle",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Diffuse (complex64, random phase) and specular (float32) amplitudes per point (P,),
-    material-mixed; differentiable in the areas and phases."""
+    """Diffuse (complex64) and specular (float32) amplitudes per point (P,), material-mixed;
+    differentiable in the areas and phases (which "coherent" ignores)."""
     import torch
 
-    # Diffuse: sqrt(a_p) e^(j phi_p) (the cosines are the antennas' lambert_factor).
-    diffuse = (
-        (1 - reflectance.material)
-        * area_m2.sqrt()
-        * torch.polar(torch.ones_like(phase_rad), phase_rad)
-    )
     # Specular: sqrt(4 pi) a_p / lambda, the square root of a plate's RCS (the lobe is L).
-    specular = reflectance.material * math.sqrt(4 * math.pi) * area_m2 / centre_wavelength_m(array)
-    return diffuse.to(torch.complex64), specular.float()
+    po = math.sqrt(4 * math.pi) * area_m2 / centre_wavelength_m(array)
+    if scattering == "coherent":  # diffuse: the same PO amplitude, no phase of its own
+        diffuse = ((1 - reflectance.material) * po).to(torch.complex64)
+    else:  # diffuse: sqrt(a_p) e^(j phi_p) (the cosines are the antennas' lambert_factor)
+        unit = torch.polar(torch.ones_like(phase_rad), phase_rad)
+        diffuse = (1 - reflectance.material) * area_m2.sqrt() * unit
+    return diffuse.to(torch.complex64), (reflectance.material * po).float()
 
 
 def point_weights_np(
-    array: RadarArray, area_m2: np.ndarray, phase_rad: np.ndarray, reflectance: Reflectance
+    array: RadarArray,
+    area_m2: np.ndarray,
+    phase_rad: np.ndarray,
+    reflectance: Reflectance,
+    scattering: str = "speckle",
 ) -> tuple[np.ndarray, np.ndarray]:
     """`point_weights` of numpy areas and phases, as numpy arrays (the same formula in numpy)."""
     area_m2, phase_rad = np.asarray(area_m2), np.asarray(phase_rad)
-    unit = np.empty(phase_rad.shape, dtype=np.result_type(phase_rad, np.complex64))
-    unit.real, unit.imag = np.cos(phase_rad), np.sin(phase_rad)  # torch.polar(1, phase)
-    diffuse = (1 - reflectance.material) * np.sqrt(area_m2) * unit
-    specular = reflectance.material * math.sqrt(4 * math.pi) * area_m2 / centre_wavelength_m(array)
-    return diffuse.astype(np.complex64), specular.astype(np.float32)
+    po = math.sqrt(4 * math.pi) * area_m2 / centre_wavelength_m(array)
+    if scattering == "coherent":
+        diffuse = (1 - reflectance.material) * po
+    else:
+        unit = np.empty(phase_rad.shape, dtype=np.result_type(phase_rad, np.complex64))
+        unit.real, unit.imag = np.cos(phase_rad), np.sin(phase_rad)  # torch.polar(1, phase)
+        diffuse = (1 - reflectance.material) * np.sqrt(area_m2) * unit
+    return diffuse.astype(np.complex64), (reflectance.material * po).astype(np.float32)
 
 
 @numba.njit(inline="always")
@@ -126,7 +166,7 @@ def lambert_factor_torch(cos_theta: torch.Tensor) -> torch.Tensor:
 
 
 @numba.njit(fastmath=True, inline="always")
-def _exp_f32(x: np.float32) -> np.float32:  # pragma: no cover - compiled
+def exp_f32(x: np.float32) -> np.float32:  # pragma: no cover - compiled
     """exp(x) for -87 < x <= 0 in float32 arithmetic (vectorisable; relative error ~2e-6).
 
     exp(x) = 2^n 2^f with n = floor(x log2 e), f in [0, 1): 2^f by its Taylor series to degree 7,
@@ -142,14 +182,14 @@ def _exp_f32(x: np.float32) -> np.float32:  # pragma: no cover - compiled
 
 
 def _exp(x: float) -> float:
-    """exp in x's arithmetic, for numba: `_exp_f32` in float32 (the kernel), libm in float64."""
+    """exp in x's arithmetic, for numba: `exp_f32` in float32 (the kernel), libm in float64."""
     raise NotImplementedError("numba only")
 
 
 @overload(_exp, inline="always")
 def _exp_numba(x):  # pragma: no cover - compiled
     if x == types.float32:
-        return lambda x: _exp_f32(x)
+        return lambda x: exp_f32(x)
     return lambda x: math.exp(x)
 
 

@@ -1,10 +1,16 @@
 """Mesh scenes for the radar simulator: surface sampling, normals and visibility.
 
-A mesh is turned into point scatterers: area-weighted random points with interpolated normals (the
-simulator's random component, which produces speckle), each standing for an equal share of the
-surface area; how they scatter is `radarface.radar.reflectance`. The sampling (triangle and
-barycentric coordinates of each point) is kept, so that `scatterers_from_vertices` recomputes the
-same points from vertex tensors, differentiably.
+A mesh is turned into scatterers in one of two ways (`SamplingConfig.scattering`):
+* "coherent": every triangle is cut into m x m regular sub-facets (m = ceil(longest edge /
+  facet_edge_m)), one scatterer at each sub-facet's centroid with its area, the interpolated
+  vertex normal and the facet's second moment (for the facet factor of
+  `radarface.radar.reflectance`): deterministic, no random component;
+* "speckle": area-weighted random points with interpolated normals, each standing for an equal
+  share of the surface area, and a random phase each (the simulator's random component, which
+  produces speckle).
+How the scatterers scatter is `radarface.radar.reflectance`. The sampling (triangle and
+barycentric coordinates of each point and facet corner) is kept, so that
+`scatterers_from_vertices` recomputes the same scatterers from vertex tensors, differentiably.
 Occlusion: a point counts for an antenna only if the ray between them is free (embree ray casting
 to every `visibility_stride`-th antenna, interpolated linearly in between along the antenna list,
 which for the QAR50 runs along its lines); surfaces are two-sided (normals are turned towards the
@@ -38,6 +44,7 @@ class ScatterPoints:
     area_m2: np.ndarray  # (P,) surface area each point stands for
     triangle: np.ndarray  # (P,) int64, the triangle each point lies on
     barycentric: np.ndarray  # (P, 3) its barycentric coordinates in that triangle
+    corners: np.ndarray | None = None  # (P, 3 corners, 3) sub-facet corners' barycentrics
 
 
 def _validate_mesh(vertices_m: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,11 +92,56 @@ def sample_surface(
     flip = u + v > 1
     u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
     bary = np.stack([1 - u - v, u, v], axis=1)
+    points, normals = _interpolate(mesh, tri, bary)
+    return ScatterPoints(points, normals, np.full(n, total / n), tri.astype(np.int64), bary)
+
+
+def _interpolate(
+    mesh: trimesh.Trimesh, tri: np.ndarray, bary: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Points (P, 3) and unit interpolated vertex normals (P, 3) at barycentrics (P, 3)."""
     corners = mesh.faces[tri]
     points = np.einsum("pk,pkd->pd", bary, mesh.vertices[corners])
     normals = np.einsum("pk,pkd->pd", bary, mesh.vertex_normals[corners])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    return ScatterPoints(points, normals, np.full(n, total / n), tri.astype(np.int64), bary)
+    return points, normals
+
+
+def _sub_facets(m: int) -> np.ndarray:
+    """(m^2, 3 corners, 3) barycentric corners of the regular m x m subdivision of a triangle."""
+    up = [((i, j), (i + 1, j), (i, j + 1)) for i in range(m) for j in range(m - i)]
+    down = [((i + 1, j), (i, j + 1), (i + 1, j + 1)) for i in range(m) for j in range(m - i - 1)]
+    ij = np.array(up + down, dtype=np.float64) / m  # (m^2, 3, 2): weights of vertices 1 and 2
+    return np.concatenate([1 - ij.sum(axis=2, keepdims=True), ij], axis=2)
+
+
+def subdivide_surface(mesh: trimesh.Trimesh, facet_edge_m: float) -> ScatterPoints:
+    """One scatterer per regular sub-facet (edges <= facet_edge_m): its centroid, area and
+    interpolated vertex normal, and its corners' barycentrics; deterministic."""
+    faces = mesh.faces
+    edges = mesh.vertices[faces[:, [1, 2, 0]]] - mesh.vertices[faces]
+    longest = np.linalg.norm(edges, axis=2).max(axis=1)
+    m_per_tri = np.maximum(1, np.ceil(longest / facet_edge_m - 1e-9)).astype(np.int64)
+    tri_parts, corner_parts = [], []
+    for m in np.unique(m_per_tri):
+        tris = np.flatnonzero(m_per_tri == m)
+        template = _sub_facets(int(m))
+        tri_parts.append(np.repeat(tris, len(template)))
+        corner_parts.append(np.tile(template, (len(tris), 1, 1)))
+    order = np.argsort(np.concatenate(tri_parts), kind="stable")  # by triangle: reproducible
+    tri = np.concatenate(tri_parts)[order]
+    corners = np.concatenate(corner_parts)[order]
+    bary = corners.mean(axis=1)
+    points, normals = _interpolate(mesh, tri, bary)
+    area = mesh.area_faces[tri] / m_per_tri[tri] ** 2
+    return ScatterPoints(points, normals, area, tri, bary, corners)
+
+
+def facet_moments(mesh: trimesh.Trimesh, pts: ScatterPoints) -> np.ndarray:
+    """(P, 3, 3) second moment sum_i e_i e_i^T of each sub-facet's corners about its centroid."""
+    corner_m = np.einsum("pck,pkd->pcd", pts.corners, mesh.vertices[mesh.faces[pts.triangle]])
+    e = corner_m - corner_m.mean(axis=1, keepdims=True)
+    return np.einsum("pci,pcj->pij", e, e)
 
 
 COARSE_STRIDE = 3  # visibility's first pass casts to every 3rd sampled antenna
@@ -167,7 +219,10 @@ class MeshScatterers:
     vis_rx: np.ndarray  # (P, n_rx) float32
     triangle: np.ndarray  # (P,) int64, the triangle each point was sampled on
     barycentric: np.ndarray  # (P, 3) its barycentric coordinates there
-    n_sampled: int  # points drawn before the invisible ones were dropped: area_m2 = area / this
+    n_sampled: int  # points drawn before the invisible ones were dropped (speckle: area / this)
+    scattering: str = "speckle"  # "coherent" (sub-facets, geometric phases) or "speckle"
+    facet_moment_m2: np.ndarray | None = None  # coherent: (P, 3, 3) sum_i e_i e_i^T of corners
+    facet_corners: np.ndarray | None = None  # coherent: (P, 3, 3) corners' barycentrics
 
 
 def mesh_scatterers(
@@ -180,19 +235,27 @@ def mesh_scatterers(
     """Sample a mesh into visible, two-sided point scatterers for `array`."""
     vertices, faces = _validate_mesh(vertices_m, triangles)
     mesh = trimesh.Trimesh(vertices, faces, process=False)
+    coherent = sampling.scattering == "coherent"
     area_m2 = float(mesh.area)
-    n_points = round(area_m2 / sampling.spacing_m**2)
+    # One point per sub-facet of edge <= facet_edge_m (area >= sqrt(3)/4 edge^2, equilateral at
+    # best; mesh triangles are less regular, so this is a lower bound), else per spacing^2.
+    point_area_m2 = 0.433 * sampling.facet_edge_m**2 if coherent else sampling.spacing_m**2
+    n_points = round(area_m2 / point_area_m2)
     check_memory(
         scatterer_bytes(n_points, array.n_tx, array.n_rx, sampling.visibility_stride),
         f"sampling a {area_m2:.3g} m^2 surface into {n_points:.3g} scatterers",
         "check the mesh's units (--mesh-units) or raise the sampling spacing",
     )
-    pts = sample_surface(mesh, sampling.spacing_m, rng)
+    if coherent:
+        pts = subdivide_surface(mesh, sampling.facet_edge_m)
+        phase = np.zeros(len(pts.points_m))
+    else:
+        pts = sample_surface(mesh, sampling.spacing_m, rng)
+        phase = rng.uniform(0, 2 * np.pi, len(pts.points_m))
     centre = np.concatenate([array.tx_m, array.rx_m]).mean(axis=0)
     towards = centre - pts.points_m
     sign = np.where(np.einsum("pd,pd->p", pts.normals, towards) < 0, -1.0, 1.0)
     normals = pts.normals * sign[:, None]
-    phase = rng.uniform(0, 2 * np.pi, len(pts.points_m))
     vis_tx = visibility(mesh, pts.points_m, normals, array.tx_m, sampling.visibility_stride)
     vis_rx = visibility(mesh, pts.points_m, normals, array.rx_m, sampling.visibility_stride)
     seen = (vis_tx.max(axis=1) > 0) & (vis_rx.max(axis=1) > 0)
@@ -206,6 +269,9 @@ def mesh_scatterers(
         pts.triangle[seen],
         pts.barycentric[seen],
         len(pts.points_m),
+        sampling.scattering,
+        facet_moments(mesh, pts)[seen] if coherent else None,
+        pts.corners[seen] if coherent else None,
     )
 
 
@@ -245,9 +311,10 @@ def scatterers_from_vertices(
     vertices' device, differentiable in the points, normals and areas.
 
     Points are the barycentric combinations of their triangles' vertices, normals the normalised
-    combinations of the vertex normals (turned as sc's normals are), areas the mesh's area over
-    the number of points drawn (as `sample_surface`); visibilities and diffuse phases are sc's
-    (without gradients).
+    combinations of the vertex normals (turned as sc's normals are); areas are the mesh's area
+    over the number of points drawn (speckle, as `sample_surface`) or each sub-facet's own area
+    (coherent, with its second moment, from its corners); visibilities and diffuse phases are
+    sc's (without gradients).
     """
     import torch
 
@@ -264,14 +331,24 @@ def scatterers_from_vertices(
     normals = normals / normals.norm(dim=1, keepdim=True).clamp(min=1e-12)
     turned = torch.as_tensor(sc.normals, dtype=dtype, device=device)
     flip = (normals.detach() * turned).sum(dim=1, keepdim=True) < 0
+    area, moment, corners = (total_area / sc.n_sampled).expand(len(tri)), None, None
+    if sc.scattering == "coherent":
+        corners = torch.as_tensor(sc.facet_corners, dtype=dtype, device=device)
+        corner_m = torch.einsum("pck,pkd->pcd", corners, vertices_m[faces[tri]])
+        e = corner_m - corner_m.mean(dim=1, keepdim=True)
+        area = 0.5 * torch.linalg.cross(e[:, 1] - e[:, 0], e[:, 2] - e[:, 0]).norm(dim=1)
+        moment = torch.einsum("pci,pcj->pij", e, e)
     return MeshScatterers(
         points_m=points,
         normals=torch.where(flip, -normals, normals),
-        area_m2=(total_area / sc.n_sampled).expand(len(tri)),
+        area_m2=area,
         diffuse_phase_rad=torch.as_tensor(sc.diffuse_phase_rad, dtype=dtype, device=device),
         vis_tx=torch.as_tensor(sc.vis_tx, device=device),
         vis_rx=torch.as_tensor(sc.vis_rx, device=device),
         triangle=tri,
         barycentric=bary[:, :, 0],
         n_sampled=sc.n_sampled,
+        scattering=sc.scattering,
+        facet_moment_m2=moment,
+        facet_corners=corners,
     )

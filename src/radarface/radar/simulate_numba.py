@@ -22,6 +22,8 @@ from radarface.radar.nufft import (
 from radarface.radar.profiles import unit_phasor
 from radarface.radar.reflectance import (
     Reflectance,
+    exp_f32,
+    facet_scale_m2,
     lambert_factor,
     may_glint,
     point_weights_np,
@@ -44,6 +46,7 @@ def _spread_pairs(
     diffuse_w,
     specular_w,
     specular_points,
+    mu_tx,
     capture_radius_m,
     log_threshold,
     dk,
@@ -55,14 +58,16 @@ def _spread_pairs(
     """Grid every pair's scatterer sum: (n_tx, n_rx, n_window) complex64, window node j being
     grid node first_node + j (mod n_grid; see radarface.radar.nufft).
 
-    Per pair and point: v = c_tx c_rx (diffuse_w g_tx g_rx + specular_w L), tau = d_tx + d_rx,
-    with g and L of radarface.radar.reflectance. TX-side arrays are (n_tx, P[, 3]), RX-side
-    arrays (P, n_rx) and u_rx (P, 3, n_rx): for one TX and point, branch-free float32 loops over
-    the RX compute every contribution and its grid position (vectorised), a last one spreads
-    them, each RX into its own grid.
+    Per pair and point: v = c_tx c_rx (diffuse_w g_tx g_rx + specular_w L) F, tau = d_tx + d_rx,
+    with g, L and the facet factor's cross term F = exp(-2 mu_tx.u_rx) (mu = k_c^2 M u / 24;
+    mu_tx of shape (n_tx, 0, 3): no facets, F = 1) of radarface.radar.reflectance. TX-side
+    arrays are (n_tx, P[, 3]), RX-side arrays (P, n_rx) and u_rx (P, 3, n_rx): for one TX and
+    point, branch-free float32 loops over the RX compute every contribution and its grid
+    position (vectorised), a last one spreads them, each RX into its own grid.
     """
     n_tx, n_pts = c_tx.shape
     n_rx = c_rx.shape[1]
+    facets = mu_tx.shape[1] > 0
     grids = np.zeros((n_tx, n_rx, n_window), dtype=np.complex64)
     two_pi = np.float32(2.0 * np.pi)
     inv_h = np.float32(n_grid / (2.0 * np.pi))
@@ -74,6 +79,7 @@ def _spread_pairs(
         v = np.empty(n_rx, dtype=np.complex64)
         base = np.empty(n_rx, dtype=np.int32)
         row = np.empty(n_rx, dtype=np.uint32)
+        factor = np.ones(n_rx, dtype=np.float32)
         for p in range(n_pts):
             ct = c_tx[t, p]
             if ct == 0:
@@ -98,25 +104,36 @@ def _spread_pairs(
                     tau, facing = dt + d_rx[p, r], g_rx[p, r] != 0
                     lobe = specular_lobe(n_dot_h, h_norm, tau, inv_r2, log_thr, facing)
                     v[r] += spec * c_rx[p, r] * lobe
+            if facets:  # the facet factor's cross term exp(-2 mu_t.u_r), vectorised
+                mx, my, mz = mu_tx[t, p, 0], mu_tx[t, p, 1], mu_tx[t, p, 2]
+                for r in range(n_rx):
+                    cross = mx * u_rx[p, 0, r] + my * u_rx[p, 1, r] + mz * u_rx[p, 2, r]
+                    factor[r] = exp_f32(max(np.float32(-2.0) * cross, np.float32(-80.0)))
             for r in range(n_rx):
                 taps = table[row[r]]
                 g = grid_t[r]
-                start, vr = np.uintp(base[r]), v[r]
+                start, vr = np.uintp(base[r]), v[r] * factor[r]
                 for k in range(np.uintp(TAPS)):
                     g[start + k] += vr * taps[k]
     return grids
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _antenna_terms(antennas_m, vis, points_m, normals, k_carrier):  # pragma: no cover - compiled
+def _antenna_terms(
+    antennas_m, vis, points_m, normals, k_carrier, moments, facet_scale
+):  # pragma: no cover - compiled
     """Per (antenna, point): carrier exp(-j k d) vis / d, Lambert factor g, distance d, unit
-    vector u.
+    vector u, and mu = facet_scale M u of the facet moments M.
 
-    antennas_m (n_ant, 3), vis (P, n_ant), points_m and normals (P, 3) -> arrays (n_ant, P)
-    and (n_ant, P, 3). The carrier phasor comes from radarface.radar.profiles.unit_phasor.
+    antennas_m (n_ant, 3), vis (P, n_ant), points_m and normals (P, 3), moments (P, 3, 3) or
+    (0, 3, 3) (no facets) -> arrays (n_ant, P), (n_ant, P, 3) and mu (n_ant, P or 0, 3); with
+    facets the carrier carries the separable part exp(-u.mu) of the facet factor. The carrier
+    phasor comes from radarface.radar.profiles.unit_phasor.
     """
     inv_lambda = k_carrier / (2 * np.pi)
     n_ant, n_pts = antennas_m.shape[0], points_m.shape[0]
+    facets = moments.shape[0] > 0
+    mu = np.zeros((n_ant, moments.shape[0], 3), dtype=np.float32)
     carrier = np.empty((n_ant, n_pts), dtype=np.complex64)
     lambert = np.empty((n_ant, n_pts), dtype=np.float32)
     dist = np.empty((n_ant, n_pts), dtype=np.float32)
@@ -131,11 +148,25 @@ def _antenna_terms(antennas_m, vis, points_m, normals, k_carrier):  # pragma: no
             cos = ux * normals[p, 0] + uy * normals[p, 1] + uz * normals[p, 2]
             cs, sn = unit_phasor(d, inv_lambda)  # exp(-j k d) = cs - j sn
             amp = vis[p, a] / d
+            if facets:
+                m = moments[p]
+                mx = facet_scale * (m[0, 0] * ux + m[0, 1] * uy + m[0, 2] * uz)
+                my = facet_scale * (m[1, 0] * ux + m[1, 1] * uy + m[1, 2] * uz)
+                mz = facet_scale * (m[2, 0] * ux + m[2, 1] * uy + m[2, 2] * uz)
+                mu[a, p, 0], mu[a, p, 1], mu[a, p, 2] = mx, my, mz
+                amp *= np.exp(-(mx * ux + my * uy + mz * uz))
             carrier[a, p] = amp * cs - 1j * (amp * sn)
             lambert[a, p] = lambert_factor(cos)
             dist[a, p] = d
             unit[a, p, 0], unit[a, p, 1], unit[a, p, 2] = ux, uy, uz
-    return carrier, lambert, dist, unit
+    return carrier, lambert, dist, unit, mu
+
+
+def facet_moments_f32(sc: MeshScatterers) -> np.ndarray:
+    """The scatterers' facet moments (P, 3, 3) float32, or (0, 3, 3) when they have none."""
+    if sc.facet_moment_m2 is None:
+        return np.zeros((0, 3, 3), dtype=np.float32)
+    return np.ascontiguousarray(sc.facet_moment_m2, dtype=np.float32)
 
 
 def simulate_scatterers_numba(
@@ -146,15 +177,19 @@ def simulate_scatterers_numba(
     k_carrier, dk = sweep_wavenumbers(array)
     if len(sc.points_m) == 0:
         return np.zeros((array.n_tx, array.n_rx, array.n_freq), dtype=np.complex64)
-    c_tx, g_tx, d_tx, u_tx = _antenna_terms(
-        array.tx_m, sc.vis_tx, sc.points_m, sc.normals, k_carrier
+    moments = facet_moments_f32(sc)
+    scale = facet_scale_m2(array)
+    c_tx, g_tx, d_tx, u_tx, mu_tx = _antenna_terms(
+        array.tx_m, sc.vis_tx, sc.points_m, sc.normals, k_carrier, moments, scale
     )
-    c_rx, g_rx, d_rx, u_rx = _antenna_terms(
-        array.rx_m, sc.vis_rx, sc.points_m, sc.normals, k_carrier
+    c_rx, g_rx, d_rx, u_rx, _ = _antenna_terms(
+        array.rx_m, sc.vis_rx, sc.points_m, sc.normals, k_carrier, moments, scale
     )
     c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
     u_rx = np.ascontiguousarray(u_rx.transpose(1, 2, 0))  # (P, 3, n_rx)
-    diffuse_w, specular_w = point_weights_np(array, sc.area_m2, sc.diffuse_phase_rad, reflectance)
+    diffuse_w, specular_w = point_weights_np(
+        array, sc.area_m2, sc.diffuse_phase_rad, reflectance, sc.scattering
+    )
     specular_points = (specular_w > 0) & may_glint(
         array, sc.points_m, sc.normals, reflectance, specular_threshold
     )
@@ -175,6 +210,7 @@ def simulate_scatterers_numba(
         diffuse_w,
         specular_w,
         specular_points,
+        mu_tx,
         reflectance.capture_radius_m,
         math.log(specular_threshold),
         dk,

@@ -21,6 +21,7 @@ from radarface.radar.nufft import (
 )
 from radarface.radar.reflectance import (
     Reflectance,
+    facet_scale_m2,
     lambert_factor_torch,
     may_glint,
     point_weights,
@@ -41,16 +42,23 @@ def _antenna_terms_torch(
     points_m: torch.Tensor,
     normals: torch.Tensor,
     k_carrier: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The numba `_antenna_terms` in torch, (P, n_ant): carrier exp(-j k d) vis / d, Lambert
-    factor g, d, n.u and the unit vectors u (P, n_ant, 3) from the points to the antennas."""
+    moments: torch.Tensor | None,
+    facet_scale: float,
+) -> tuple[torch.Tensor, ...]:
+    """The numba `_antenna_terms` in torch, (P, n_ant): carrier exp(-j k d) vis / d (times
+    exp(-u.mu) with facets), Lambert factor g, d, n.u, the unit vectors u (P, n_ant, 3) from the
+    points to the antennas and mu = facet_scale M u (P, n_ant, 3), or None without facets."""
     vec = antennas_m[None, :, :] - points_m[:, None, :]
     dist = vec.norm(dim=2)
     unit = vec / dist[..., None]
     cos = (unit * normals[:, None, :]).sum(dim=2)
-    carrier = (vis / dist) * unit_phasor_torch(-k_carrier * dist)
+    amp, mu = vis / dist, None
+    if moments is not None:
+        mu = facet_scale * torch.einsum("pij,paj->pai", moments, unit)
+        amp = amp * torch.exp(-(mu * unit).sum(dim=2))
+    carrier = amp * unit_phasor_torch(-k_carrier * dist)
     lambert = lambert_factor_torch(cos)
-    return carrier.to(torch.complex64), lambert.float(), dist, cos.float(), unit.float()
+    return carrier.to(torch.complex64), lambert.float(), dist, cos.float(), unit.float(), mu
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class _SpreadSetup:
     n_window: int
     inv_r2: float  # 1 / capture radius^2, 1/m^2
     log_threshold: float
+    facet_scale: float  # k_c^2 / 24, 1/m^2
 
 
 def _spread_chunk(
@@ -77,14 +86,15 @@ def _spread_chunk(
     diffuse_w: torch.Tensor,
     specular_w: torch.Tensor,
     glint: torch.Tensor,
+    moments: torch.Tensor | None,
 ) -> torch.Tensor:
     """One chunk of scatterers spread onto every pair's window: (n_tx * n_rx * n_window,)
     complex64; the per-(point, TX, RX) terms of the numba `_spread_pairs`, as tensors."""
-    c_t, g_t, d_t, cos_t, u_t = _antenna_terms_torch(
-        setup.tx_m, vis_tx, points, normals, setup.k_carrier
+    c_t, g_t, d_t, cos_t, u_t, mu_t = _antenna_terms_torch(
+        setup.tx_m, vis_tx, points, normals, setup.k_carrier, moments, setup.facet_scale
     )
-    c_r, g_r, d_r, cos_r, u_r = _antenna_terms_torch(
-        setup.rx_m, vis_rx, points, normals, setup.k_carrier
+    c_r, g_r, d_r, cos_r, u_r, _ = _antenna_terms_torch(
+        setup.rx_m, vis_rx, points, normals, setup.k_carrier, moments, setup.facet_scale
     )
     tau = d_t[:, :, None] + d_r[:, None, :]  # (p, t, r), float64
     weight = diffuse_w[:, None, None] * (g_t[:, :, None] * g_r[:, None, :])
@@ -96,6 +106,9 @@ def _spread_chunk(
         n_dot_h, h_norm, tau.float(), setup.inv_r2, setup.log_threshold, facing
     )
     v = c_t[:, :, None] * c_r[:, None, :] * (weight + specular_w[:, None, None] * lobe)
+    if mu_t is not None:  # the facet factor's cross term exp(-2 mu_t.u_r)
+        cross = torch.bmm(mu_t.float(), u_r.transpose(1, 2))
+        v = v * torch.exp((-2.0 * cross).clamp(min=-80.0))
     pos = torch.remainder(tau * setup.dk, 2 * math.pi) * (setup.n_grid / (2 * math.pi))
     l0 = torch.floor(pos.detach() + SHIFT)
     n_tx, n_rx = len(setup.tx_m), len(setup.rx_m)
@@ -142,7 +155,8 @@ def simulate_scatterers_torch(
     vis_rx = torch.as_tensor(sc.vis_rx, **f64)
     tx, rx = torch.as_tensor(array.tx_m, **f64), torch.as_tensor(array.rx_m, **f64)
     area, phase = torch.as_tensor(sc.area_m2, **f64), torch.as_tensor(sc.diffuse_phase_rad, **f64)
-    diffuse_w, specular_w = point_weights(array, area, phase, reflectance)
+    diffuse_w, specular_w = point_weights(array, area, phase, reflectance, sc.scattering)
+    moments = None if sc.facet_moment_m2 is None else torch.as_tensor(sc.facet_moment_m2, **f64)
     glint = may_glint(
         array,
         points.detach().cpu().numpy(),
@@ -167,12 +181,13 @@ def simulate_scatterers_torch(
         n_window=n_window,
         inv_r2=1.0 / reflectance.capture_radius_m**2,
         log_threshold=math.log(specular_threshold),
+        facet_scale=facet_scale_m2(array),
     )
-    weights = (points, normals, vis_tx, vis_rx, diffuse_w, specular_w, glint)
+    weights = (points, normals, vis_tx, vis_rx, diffuse_w, specular_w, glint, moments)
     grids = torch.zeros(n_tx * n_rx * n_window, dtype=torch.complex64, device=device)
     chunk = max(1, 2**22 // (n_tx * n_rx))
     for start in range(0, len(points), chunk):
-        part = [x[start : start + chunk] for x in weights]
+        part = [None if x is None else x[start : start + chunk] for x in weights]
         if torch.is_grad_enabled():
             grids = grids + checkpoint(_spread_chunk, setup, *part, use_reentrant=False)
         else:

@@ -28,6 +28,7 @@ from radarface.arrays import is_cuda, is_tensor
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray, SamplingConfig
 from radarface.radar.reflectance import (
     Reflectance,
+    facet_scale_m2,
     lambert_factor_np,
     point_weights_np,
     specular_lobe_np,
@@ -146,8 +147,13 @@ def simulate_scatterers_reference(
     n_dot_h, h_norm = (half * n).sum(3), np.linalg.norm(half, axis=3)
     inv_rho2 = 1.0 / reflectance.capture_radius_m**2
     lobe = specular_lobe_np(n_dot_h, h_norm, d_t + d_r, inv_rho2, -math.inf, (g_t > 0) & (g_r > 0))
-    diffuse_w, specular_w = point_weights_np(array, sc.area_m2, sc.diffuse_phase_rad, reflectance)
+    diffuse_w, specular_w = point_weights_np(
+        array, sc.area_m2, sc.diffuse_phase_rad, reflectance, sc.scattering
+    )
     w = diffuse_w[:, None, None] * g_t * g_r + specular_w[:, None, None] * lobe
+    if sc.facet_moment_m2 is not None:  # F = exp(-k_c^2 q^T M q / 24), q = u_t + u_r
+        q_m_q = np.einsum("ptri,pij,ptrj->ptr", half, sc.facet_moment_m2, half)
+        w = w * np.exp(-facet_scale_m2(array) * q_m_q)
     w = w * sc.vis_tx[:, :, None] * sc.vis_rx[:, None, :] / (d_t * d_r)
     k = 2 * np.pi * array.freq_hz / SPEED_OF_LIGHT_M_S
     return np.einsum("ptr,ptrf->trf", w, np.exp(-1j * k * (d_t + d_r)[..., None])).astype(
@@ -218,7 +224,8 @@ def simulate_mesh(
 ) -> np.ndarray:
     """S (n_tx, n_rx, n_freq) complex64 of a triangle mesh in the radar frame (metres).
 
-    The seed fixes the surface sampling (speckle), the diffuse phases and the noise. Defaults:
+    The seed fixes the noise and, under "speckle" scattering, the surface sampling and the
+    diffuse phases (the coherent default samples no random numbers for the surface). Defaults:
     `Reflectance()` and `SamplingConfig()`. The simulation runs as `simulate(..., device=device)`
     chooses: in torch on a CUDA `device`, otherwise in numba on the CPU.
     """
