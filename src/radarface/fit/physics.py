@@ -54,6 +54,7 @@ class PhysicsConfig:
     pair_stride: int = 2
     freq_stride: int = 8
     pixel_stride: int = 2
+    scattering: str = "coherent"
     spacing_m: float = 3e-3
     seed: int = 0
 
@@ -121,7 +122,8 @@ def refine_physics(
     depth_m), on the grid of every pixel_stride-th pixel."""
     stride = config.pixel_stride
     settings = RenderSettings(
-        grid=grid.strided(stride), sampling=SamplingConfig(spacing_m=config.spacing_m)
+        grid=grid.strided(stride),
+        sampling=SamplingConfig(scattering=config.scattering, spacing_m=config.spacing_m),
     )
     array = coarse_array(array, config)
     target_max_db = torch.from_numpy(item.max_db[::stride, ::stride].astype(np.float32))
