@@ -12,8 +12,9 @@ rendering parameters (material, antenna size) stay as estimated.
 
 Speed: each step simulates and back-projects the face through a coarse array (every
 `pair_stride`-th TX and RX, every `freq_stride`-th frequency: the same aperture and bandwidth,
-fewer samples) with scatterers `spacing_m` apart; the scatterers are resampled on every step's
-mesh with one seed, so the sampling does not jitter between steps.
+fewer samples) with the renderer's default coherent sub-facets (deterministic; `spacing_m`
+sets the random points' spacing only under speckle scattering); the scatterers are resampled on
+every step's mesh with one seed, so the sampling does not jitter between steps.
 """
 
 from __future__ import annotations
