@@ -15,8 +15,9 @@ the iterate with the lowest loss is returned (the start included), so a fit neve
 its own loss, than it began.
 
 Speed: each step simulates the face through a coarse array (every `pair_stride`-th TX and RX,
-every `freq_stride`-th frequency: the same aperture and bandwidth, fewer samples) with
-scatterers `spacing_m` apart, sampled once on the starting face and moved with the mesh (the
+every `freq_stride`-th frequency: the same aperture and bandwidth, fewer samples) with the
+`scattering` model's scatterers (coherent sub-facets by default; `spacing_m` sets the random
+points' spacing under speckle), sampled once on the starting face and moved with the mesh (the
 loss stays smooth in the parameters); it images every `pixel_stride`-th pixel, and autograd
 follows only the columns within theta dB of the peak (`render_torch(..., dynamic_range_db=theta)`,
 the only ones the clipped loss has a gradient in).
