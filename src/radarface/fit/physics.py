@@ -10,7 +10,8 @@ loss finite where either image has no echo), z the depth images, compared where 
 within theta dB of their peaks, in units of s_z (default 3 mm, one depth slice) under a Huber
 penalty (quadratic within one unit, linear beyond: a speckle-displaced depth pixel pulls no
 harder than a few millimetres' error), p_face the 17 coefficients (an optional Gaussian prior).
-The rendering parameters (material, antenna size) stay as estimated. Adam runs `steps` steps and
+The rendering parameters (material, antenna size) stay as estimated. Adam runs `steps` steps
+(learning rate on a cosine decay to zero) and
 the iterate with the lowest loss is returned (the start included), so a fit never ends worse, on
 its own loss, than it began.
 
@@ -49,7 +50,7 @@ class PhysicsConfig:
     steps: int = 20
     lr: float = 0.05
     dynamic_range_db: float = 20.0
-    depth_weight: float = 1.0
+    depth_weight: float = 0.05
     depth_scale_m: float = 3e-3
     prior_weight: float = 0.0
     pair_stride: int = 2
@@ -132,6 +133,7 @@ def refine_physics(
     target_depth = torch.from_numpy(item.depth_m[::stride, ::stride].astype(np.float32))
     vector = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.Adam([vector], lr=config.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(config.steps, 1))
     # One sampling of the starting face, moved with the mesh on every step: resampling would
     # redraw the scatterers' positions and phases and make the loss jump between steps.
     scatterers = sample_scatterers(_scene(vector), model, array, settings, seed=config.seed)
@@ -155,4 +157,5 @@ def refine_physics(
         value.backward()
         vector.grad[P.RENDERING] = 0.0  # rendering parameters stay as estimated
         optimiser.step()
+        schedule.step()
     return best[1], history, best[2]
