@@ -162,7 +162,7 @@ CASES = [
     ("capture-missing", "image --measured {i}/none.npy --out {o}/s", "not found"),
     ("capture-format", "image --measured {i}/capture.txt --out {o}/s", "unknown measurement"),
     ("capture-hostile", "image --measured {i}/hostile.npy --out {o}/s", "rejected pickle"),
-    ("capture-antennas", "image --measured {i}/bad-shape.npy --out {o}/s", "Tx.dat not found"),
+    ("capture-antennas", "image --measured {i}/bad-shape.npy --out {o}/s", "expected 96 x 96"),
     ("capture-huge", "image --measured {i}/huge.h5 --out {o}/s", "needs about"),
     ("image-device", "image --measured {i}/huge.h5 --out {o}/s --device gpu", "unknown device"),
     # demo

@@ -190,13 +190,16 @@ def check_scene_extent(
     points_m: np.ndarray, grid: ImagingGrid, *, source: str = "the scene", units: str | None = None
 ) -> None:
     """One-line ValueError when the scene's box (points (P, 3), metres) misses the imaging grid's
-    box: its image would hold nothing of it. For a file read in `units`, the message gives its size
+    box grown by its own size: its image would hold nothing of it. For a file read in `units`, the message gives its size
     in every unit and the units that would place it in the grid (a mesh in mm read as m is a
     thousand times too large and far; one in m read as mm, a speck at the array)."""
     from radarface.radar.profiles import grid_box
 
     lo_g, hi_g = grid_box(grid)
-    margin = np.array([grid.pitch_m, grid.pitch_m, grid.z_step_m])
+    # The grid's box grown by its own size on every side: a scene just beyond it (a capture at
+    # 40 cm on the default 22.5-36 cm grid) is a warning of its image (`radar.edge_warning`),
+    # one many times off (a unit mistake) an error here.
+    margin = hi_g - lo_g + np.array([grid.pitch_m, grid.pitch_m, grid.z_step_m])
     lo, hi = points_m.min(axis=0), points_m.max(axis=0)
 
     def meets(scale: float) -> bool:

@@ -21,6 +21,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, ImagingGrid, RadarArray
+from radarface.resources import check_memory
 
 #: Default profile sampling: this many samples per Nyquist interval c / (n_freq df) of path length.
 DEFAULT_OVERSAMPLE = 12
@@ -71,6 +72,11 @@ def profile_matrix(
 def range_profiles(s: np.ndarray, array: RadarArray, axis: tuple) -> np.ndarray:
     """(n_tx, n_rx, n_tau) complex64 range profiles P_tr(tau_k), eq. (2), as one GEMM."""
     tau0, dtau, n_tau, f_c = axis
+    check_memory(
+        8.0 * n_tau * (array.n_tx * array.n_rx + array.n_freq),  # complex64 profiles and E
+        f"range profiles of {array.n_tx} x {array.n_rx} pairs over {n_tau} path lengths",
+        "check the antenna positions' units (metres) and the sweep",
+    )
     e = profile_matrix(array.freq_hz, f_c, tau0, dtau, n_tau)
     s2 = np.asarray(s, dtype=np.complex64).reshape(array.n_tx * array.n_rx, array.n_freq)
     return (s2 @ e).reshape(array.n_tx, array.n_rx, n_tau)
