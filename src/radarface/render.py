@@ -190,9 +190,10 @@ def check_scene_extent(
     points_m: np.ndarray, grid: ImagingGrid, *, source: str = "the scene", units: str | None = None
 ) -> None:
     """One-line ValueError when the scene's box (points (P, 3), metres) misses the imaging grid's
-    box grown by its own size: its image would hold nothing of it. For a file read in `units`, the message gives its size
-    in every unit and the units that would place it in the grid (a mesh in mm read as m is a
-    thousand times too large and far; one in m read as mm, a speck at the array)."""
+    box grown by its own size: its image would hold nothing of it. For a file read in `units`,
+    the message gives its size in every unit and the units that would place it in the grid (a
+    mesh in mm read as m is a thousand times too large and far; one in m read as mm, a speck at
+    the array)."""
     from radarface.radar.profiles import grid_box
 
     lo_g, hi_g = grid_box(grid)
