@@ -196,6 +196,12 @@ DeviceOption = Annotated[
         callback=_checked_device,
     ),
 ]
+StepsOption = Annotated[
+    int | None, typer.Option(min=0, help="Refinement steps (learned 100, physics 20).")
+]
+LrOption = Annotated[
+    float | None, typer.Option(min=0.0, help="Adam learning rate (learned 0.01, physics 0.05).")
+]
 ScatteringOption = Annotated[
     Scattering,
     typer.Option(
@@ -623,13 +629,8 @@ def reconstruct(
         typer.Option(help="Learned renderer run (default: the autoencoder run's own)."),
     ] = None,
     refine: Annotated[Refinement, typer.Option(help="Test-time optimisation.")] = "none",
-    steps: Annotated[
-        int | None, typer.Option(min=0, help="Refinement steps (learned 100, physics 20).")
-    ] = None,
-    lr: Annotated[
-        float | None,
-        typer.Option(min=0.0, help="Adam learning rate (learned 0.01, physics 0.05)."),
-    ] = None,
+    steps: StepsOption = None,
+    lr: LrOption = None,
     prior: Annotated[
         float, typer.Option(min=0.0, help="Weight of a Gaussian prior on the coefficients.")
     ] = 0.0,
@@ -673,13 +674,8 @@ def evaluate(
         Path | None,
         typer.Option(help="Learned renderer run (default: each autoencoder run's own)."),
     ] = None,
-    steps: Annotated[
-        int | None, typer.Option(min=0, help="Refinement steps (learned 100, physics 20).")
-    ] = None,
-    lr: Annotated[
-        float | None,
-        typer.Option(min=0.0, help="Adam learning rate (learned 0.01, physics 0.05)."),
-    ] = None,
+    steps: StepsOption = None,
+    lr: LrOption = None,
     cosine: Annotated[
         str, typer.Option(help="Cosine vectors: face (default), vector or bare.")
     ] = "face",

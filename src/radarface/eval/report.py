@@ -78,20 +78,15 @@ def evaluate_to_dir(
 
     from radarface.facemodel import load_face_model, resolve_face_model_path
     from radarface.fit.runs import load_run
+    from radarface.render import check_device
 
     options = options or E.EvalOptions()
     out = Path(out)
     if not runs or not data:
         raise ValueError("give at least one --runs RUN and one --data DIR")
     old_cache = previous_cache(out)
-    try:
-        device = torch.device(options.device)
-    except RuntimeError:
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {options.device!r}; use cpu or cuda[:N]")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {options.device}: this machine has no CUDA device")
+    check_device(options.device)
+    device = torch.device(options.device)
     model = load_face_model(resolve_face_model_path(face_model_path))
     eval_runs = E.load_runs([Path(r) for r in runs])
     decoder_run = None if decoder is None else load_run(decoder, ("decoder",))

@@ -25,6 +25,7 @@ from radarface.fit.learned import RefineConfig, refine_learned
 from radarface.fit.physics import PhysicsConfig, refine_physics
 from radarface.fit.runs import TrainedRun, check_compatible
 from radarface.params import SceneParams
+from radarface.radar import SamplingConfig
 from radarface.render import RenderSettings, render
 
 
@@ -160,7 +161,9 @@ def _refine_physics(
     seconds["physics"] = (time.perf_counter() - tic) / len(items)
     for vector in vectors:
         scene = SceneParams.from_vector(vector.double().numpy())
-        image = render(scene, array, RenderSettings(grid=grid), seed=config.seed, model=model)
+        sampling = SamplingConfig(scattering=config.scattering, spacing_m=config.spacing_m)
+        settings = RenderSettings(grid=grid, sampling=sampling)
+        image = render(scene, array, settings, seed=config.seed, model=model)
         theta = P.DECODER_DYNAMIC_RANGE_DB
         renderings.append(np.clip((image.max_db + theta) / theta, 0.0, 1.0))
     return torch.stack(vectors), histories, np.stack(renderings)

@@ -99,7 +99,8 @@ def project_brightest(
 
     from radarface.radar.imaging import backproject_torch
 
-    mag = torch.as_tensor(volume_zyx).abs().float().cpu().numpy()
+    mag = np.abs(volume_zyx.cpu().numpy() if is_tensor(volume_zyx) else volume_zyx)
+    mag = mag.astype(np.float32)
     k = mag.argmax(0)
     z = np.stack(_around(k, len(grid.z_m)))  # (3, H, W) slice indices
     around = np.take_along_axis(mag, z, 0)  # (3, H, W) magnitudes, without gradient
