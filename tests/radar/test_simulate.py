@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 import torch
-from common import rel_rms
+from common import rel_rms, sphere_cap
 
 from radarface.radar import (
     SPEED_OF_LIGHT_M_S,
@@ -241,14 +241,9 @@ def test_wider_antenna_keeps_more_of_a_tilted_specular_plate(sparse_qar50, make_
     assert wide > 10 * narrow
 
 
-def _cap_scene(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """`_cap` without the flip, for the coherent model's tests."""
-    return _cap(n, flip=False)
-
-
 def test_coherent_model_does_not_depend_on_the_seed(sparse_qar50) -> None:
     # No random phase and no random points: every seed gives the same signal (noise aside).
-    vertices, faces = _cap_scene(9)
+    vertices, faces = sphere_cap(9)
     a, b = (simulate_mesh(sparse_qar50, vertices, faces, seed=s) for s in (7, 8))
     np.testing.assert_array_equal(a, b)
     c, d = (simulate_mesh(sparse_qar50, vertices, faces, sampling=SPECKLE, seed=s) for s in (7, 8))
@@ -259,7 +254,7 @@ def test_coherent_model_converges_to_the_dense_quadrature(sparse_qar50) -> None:
     # The PO integral over a curved cap: one point per sub-facet with edges <= 1 mm is the
     # reference; coarser sub-facets with the facet factor approach it, and the factor beats one
     # plain point per facet (measured: 1.6% against 6.3% at 4 mm, 0.2% against 0.6% at 2 mm).
-    vertices, faces = _cap_scene(13)
+    vertices, faces = sphere_cap(13)
     refl = Reflectance(0.5, 0.25)
 
     def signal(edge_m: float, factor: bool = True) -> np.ndarray:
@@ -276,7 +271,7 @@ def test_coherent_model_converges_to_the_dense_quadrature(sparse_qar50) -> None:
 
 @pytest.mark.parametrize("simulator", FAST_SIMULATORS)
 def test_fast_coherent_simulation_matches_exact_sum(sparse_qar50, simulator) -> None:
-    vertices, faces = _cap_scene(5)
+    vertices, faces = sphere_cap(5)
     sc = mesh_scatterers(
         sparse_qar50, vertices, faces, SamplingConfig(facet_edge_m=8e-3), np.random.default_rng(1)
     )
@@ -334,26 +329,13 @@ def test_threaded_ray_casting_equals_one_thread(make_plate) -> None:
     np.testing.assert_array_equal(many, one)
 
 
-def _cap(n: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
-    """A 6 x 6 cm piece of an 8 cm sphere facing the array, n x n vertices, its triangles wound
-    towards the array (away if `flip`)."""
-    x, y = np.meshgrid(np.linspace(-0.03, 0.03, n), np.linspace(-0.03, 0.03, n))
-    z = 0.33 - np.sqrt(0.08**2 - x**2 - y**2)
-    vertices = np.stack([x, y, z], axis=-1).reshape(-1, 3)
-    cells = [
-        (r * n + c, r * n + c + 1, (r + 1) * n + c) for r in range(n - 1) for c in range(n - 1)
-    ]
-    faces = np.array([t for a, b, c in cells for t in ((a, c, b), (b, c, c + 1))])
-    return vertices, faces[:, ::-1] if flip else faces
-
-
 @pytest.mark.parametrize(
     ("flip", "scattering"), [(False, "speckle"), (True, "speckle"), (True, "coherent")]
 )
 def test_scatterers_from_vertex_tensors_repeat_the_sampling(
     sparse_qar50, make_plate, flip, scattering
 ) -> None:
-    cap_v, cap_f = _cap(7, flip)
+    cap_v, cap_f = sphere_cap(7, flip)
     hidden_v, hidden_f = make_plate(0.01, (0.0, 0.0, 0.3))  # behind the cap: all its points drop
     vertices, faces = np.concatenate([cap_v, hidden_v]), np.concatenate([cap_f, hidden_f + 49])
     sampling = SamplingConfig(spacing_m=3e-3, scattering=scattering)
@@ -378,7 +360,7 @@ def test_scatterers_from_vertex_tensors_repeat_the_sampling(
 
 
 def test_scatterer_geometry_gradients_are_exact(sparse_qar50) -> None:
-    vertices, faces = _cap(4, flip=False)
+    vertices, faces = sphere_cap(4, flip=False)
     sc = mesh_scatterers(
         sparse_qar50, vertices, faces, SamplingConfig(spacing_m=1e-2), np.random.default_rng(4)
     )

@@ -5,6 +5,7 @@ from radarface.lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
+        "adjoint": ["simulate_scatterers_adjoint"],
         "array": [
             "SamplingConfig",
             "SPEED_OF_LIGHT_M_S",

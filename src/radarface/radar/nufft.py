@@ -76,6 +76,15 @@ def kernel_table() -> np.ndarray:
     return kernel(offsets[None, :] - frac[:, None]).astype(np.float32)
 
 
+def kernel_slope_table() -> np.ndarray:
+    """(steps, W) float64: d phi / dx at the taps of `kernel_table`, for the adjoint."""
+    frac = (np.arange(TABLE_STEPS) + 0.5) / TABLE_STEPS - SHIFT
+    x = (np.arange(TAPS) - FIRST)[None, :] - frac[:, None]
+    z2 = 1.0 - (2.0 * x / TAPS) ** 2
+    root = np.sqrt(np.clip(z2, 1e-12, None))
+    return np.where(z2 > 0, kernel(x) * BETA * (-4.0 * x / TAPS**2) / root, 0.0)
+
+
 def kernel_fourier(modes: np.ndarray, n_grid: int) -> np.ndarray:
     """int phi(x) exp(-2 pi j m x / n_grid) dx over x in cells, by Gauss-Legendre quadrature."""
     nodes, weights = np.polynomial.legendre.leggauss(4 * TAPS + 20)

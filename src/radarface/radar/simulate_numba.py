@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -174,25 +175,57 @@ def simulate_scatterers_numba(
 ) -> np.ndarray:
     """S (n_tx, n_rx, n_freq) complex64 of sampled mesh scatterers (numpy fields) on the CPU;
     needs a uniform sweep."""
-    k_carrier, dk = sweep_wavenumbers(array)
     if len(sc.points_m) == 0:
         return np.zeros((array.n_tx, array.n_rx, array.n_freq), dtype=np.complex64)
-    moments = facet_moments_f32(sc)
-    scale = facet_scale_m2(array)
-    c_tx, g_tx, d_tx, u_tx, mu_tx = _antenna_terms(
-        array.tx_m, sc.vis_tx, sc.points_m, sc.normals, k_carrier, moments, scale
-    )
-    c_rx, g_rx, d_rx, u_rx, _ = _antenna_terms(
-        array.rx_m, sc.vis_rx, sc.points_m, sc.normals, k_carrier, moments, scale
-    )
-    c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
-    u_rx = np.ascontiguousarray(u_rx.transpose(1, 2, 0))  # (P, 3, n_rx)
     diffuse_w, specular_w = point_weights_np(
         array, sc.area_m2, sc.diffuse_phase_rad, reflectance, sc.scattering
     )
     specular_points = (specular_w > 0) & may_glint(
         array, sc.points_m, sc.normals, reflectance, specular_threshold
     )
+    spread = spread_scatterers(
+        array, sc.points_m, sc.normals, sc.vis_tx, sc.vis_rx, diffuse_w, specular_w,
+        specular_points, facet_moments_f32(sc), reflectance.capture_radius_m, specular_threshold,
+    )  # fmt: skip
+    return window_modes(spread.grids, spread.first_node, array.n_freq, spread.n_grid)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The NUFFT grids of one simulation: (n_tx, n_rx, n_window) complex64, window node j being
+    grid node first_node + j of n_grid (see radarface.radar.nufft)."""
+
+    grids: np.ndarray
+    first_node: int
+    n_grid: int
+
+
+def spread_scatterers(
+    array: RadarArray,
+    points_m: np.ndarray,
+    normals: np.ndarray,
+    vis_tx: np.ndarray,
+    vis_rx: np.ndarray,
+    diffuse_w: np.ndarray,
+    specular_w: np.ndarray,
+    specular_points: np.ndarray,
+    moments: np.ndarray,
+    capture_radius_m: float,
+    specular_threshold: float,
+) -> Spread:
+    """Spread P scatterers onto every pair's grid window (`_spread_pairs`): points and normals
+    (P, 3), visibilities (P, n_tx) and (P, n_rx), weights (P,) from `point_weights_np`, the
+    glinting points (P,) bool and the facet moments (P, 3, 3) or (0, 3, 3)."""
+    k_carrier, dk = sweep_wavenumbers(array)
+    scale = facet_scale_m2(array)
+    c_tx, g_tx, d_tx, u_tx, mu_tx = _antenna_terms(
+        array.tx_m, vis_tx, points_m, normals, k_carrier, moments, scale
+    )
+    c_rx, g_rx, d_rx, u_rx, _ = _antenna_terms(
+        array.rx_m, vis_rx, points_m, normals, k_carrier, moments, scale
+    )
+    c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
+    u_rx = np.ascontiguousarray(u_rx.transpose(1, 2, 0))  # (P, 3, n_rx)
     n_grid = OVERSAMPLE * array.n_freq
     tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
     tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
@@ -206,12 +239,12 @@ def simulate_scatterers_numba(
         d_rx,
         u_tx,
         u_rx,
-        sc.normals.astype(np.float32),
+        np.asarray(normals, dtype=np.float32),
         diffuse_w,
         specular_w,
         specular_points,
         mu_tx,
-        reflectance.capture_radius_m,
+        capture_radius_m,
         math.log(specular_threshold),
         dk,
         n_grid,
@@ -219,4 +252,4 @@ def simulate_scatterers_numba(
         n_window,
         kernel_table(),
     )
-    return window_modes(grids, first_node, array.n_freq, n_grid)
+    return Spread(grids, first_node, n_grid)
