@@ -50,6 +50,7 @@ N_EXPRESSION = 7
 N_PARAMS = 26
 SHAPE = slice(0, 10)
 EXPRESSION = slice(10, 17)
+FACE = slice(0, 17)  # shape and expression
 TRANSLATION = slice(17, 20)
 ROTATION = slice(20, 23)
 POSE = slice(17, 23)

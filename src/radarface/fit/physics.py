@@ -48,7 +48,8 @@ class PhysicsConfig:
     """Steps, learning rate (Adam), loss weights and the coarse simulation of a physics fit."""
 
     steps: int = 20
-    lr: float = 0.05
+    lr: float = 0.1  # the 17 face coefficients (units of their standard deviation)
+    pose_lr: float = 0.02  # the scaled pose (x, y in units of 5 cm, angles of 5-10 degrees)
     dynamic_range_db: float = 20.0
     depth_weight: float = 0.05
     depth_scale_m: float = 3e-3
@@ -62,9 +63,11 @@ class PhysicsConfig:
 
     def __post_init__(self) -> None:
         strides = (self.pair_stride, self.freq_stride, self.pixel_stride)
-        if self.steps < 0 or not self.lr > 0 or min(strides) < 1 or not self.depth_scale_m > 0:
+        rates_ok = self.lr > 0 and self.pose_lr > 0
+        if self.steps < 0 or not rates_ok or min(strides) < 1 or not self.depth_scale_m > 0:
             raise ValueError(
-                f"physics refinement needs steps >= 0, lr > 0, strides >= 1, depth scale > 0: "
+                f"physics refinement needs steps >= 0, lr > 0, pose_lr > 0, strides >= 1, "
+                f"depth scale > 0: "
                 f"{self}"
             )
 
@@ -118,36 +121,48 @@ def refine_physics(
     array: RadarArray,
     grid: ImagingGrid,
     config: PhysicsConfig,
+    device: str | None = None,
 ) -> tuple[np.ndarray, list[float], tuple[np.ndarray, np.ndarray]]:
     """Refine a (26,) vector on one image on `grid`; returns the best iterate, the loss of each
     iterate (steps + 1 values, the start first), and the best iterate's rendering (max_db,
-    depth_m), on the grid of every pixel_stride-th pixel."""
+    depth_m), on the grid of every pixel_stride-th pixel. The simulation and imaging run on
+    `device` (None or "cpu": the numba kernels and their adjoint; "cuda[:N]": torch)."""
     stride = config.pixel_stride
     settings = RenderSettings(
         grid=grid.strided(stride),
         sampling=SamplingConfig(scattering=config.scattering, spacing_m=config.spacing_m),
+        device=device,
     )
+    on = torch.device(device or "cpu")
     array = coarse_array(array, config)
-    target_max_db = torch.from_numpy(item.max_db[::stride, ::stride].astype(np.float32))
+    target_max_db = torch.from_numpy(item.max_db[::stride, ::stride].astype(np.float32)).to(on)
     target_max_db = target_max_db - target_max_db.max()  # 0 dB at the strided image's peak
-    target_depth = torch.from_numpy(item.depth_m[::stride, ::stride].astype(np.float32))
-    vector = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    optimiser = torch.optim.Adam([vector], lr=config.lr)
+    target_depth = torch.from_numpy(item.depth_m[::stride, ::stride].astype(np.float32)).to(on)
+    values = torch.tensor(start, dtype=torch.float64)
+    face, pose = (values[part].clone().requires_grad_() for part in (P.FACE, P.POSE))
+    rendering = values[P.RENDERING]  # stay as estimated
+    # Adam moves every value by about its learning rate per step: the pose's own, smaller rate
+    # keeps a step of the translation at ~1 mm, where the face's 0.05 is a fraction of a mm.
+    optimiser = torch.optim.Adam(
+        [{"params": [face], "lr": config.lr}, {"params": [pose], "lr": config.pose_lr}]
+    )
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(config.steps, 1))
     # One sampling of the starting face, moved with the mesh on every step: resampling would
     # redraw the scatterers' positions and phases and make the loss jump between steps.
+    vector = torch.cat([face, pose, rendering])
     scatterers = sample_scatterers(_scene(vector), model, array, settings, seed=config.seed)
     history: list[float] = []
     best: tuple[float, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
 
     for step in range(config.steps + 1):
         optimiser.zero_grad()
+        vector = torch.cat([face, pose, rendering])
         rendered = render_torch(
             _scene(vector), model, array, settings, scatterers=scatterers,
             dynamic_range_db=config.dynamic_range_db,
         )  # fmt: skip
         value = image_loss(*rendered, target_max_db, target_depth, config)
-        value = value + config.prior_weight * coefficient_prior(vector[None])[0]
+        value = value.cpu() + config.prior_weight * coefficient_prior(vector[None])[0]
         history.append(float(value.detach()))
         if best is None or history[-1] < best[0]:
             images = tuple(x.detach().cpu().numpy() for x in rendered)
@@ -155,7 +170,6 @@ def refine_physics(
         if step == config.steps:
             break
         value.backward()
-        vector.grad[P.RENDERING] = 0.0  # rendering parameters stay as estimated
         optimiser.step()
         schedule.step()
     return best[1], history, best[2]
