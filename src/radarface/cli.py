@@ -200,7 +200,8 @@ StepsOption = Annotated[
     int | None, typer.Option(min=0, help="Refinement steps (learned 100, physics 20).")
 ]
 LrOption = Annotated[
-    float | None, typer.Option(min=0.0, help="Adam learning rate (learned 0.01, physics 0.05).")
+    float | None,
+    typer.Option(min=0.0, help="Adam learning rate (learned 0.01; physics: face 0.1, pose 0.02)."),
 ]
 ScatteringOption = Annotated[
     Scattering,
