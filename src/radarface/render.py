@@ -352,8 +352,7 @@ def render_torch(
         backproject,
         project_brightest,
         scatterers_from_vertices,
-        simulate_scatterers_adjoint,
-        simulate_scatterers_torch,
+        simulate,
     )
 
     device = torch.device(settings.device or "cpu")
@@ -362,10 +361,8 @@ def render_torch(
     vertices = posed_vertices(model, params)
     sc_t = scatterers_from_vertices(vertices.to(device), model.triangles, scatterers)
     threshold = settings.sampling.specular_threshold
-    if device.type == "cpu":  # the numba kernel and its hand-written adjoint: ~10x faster
-        s = simulate_scatterers_adjoint(array, sc_t, reflectance_of(params), threshold)
-    else:
-        s = simulate_scatterers_torch(array, sc_t, reflectance_of(params), threshold, device)
+    # auto: on the CPU the numba kernel with its hand-written adjoint (~10x faster), else torch
+    s = simulate(array, sc_t, reflectance_of(params), threshold, device=device)
     # Only each column's brightest voxel and its z neighbours carry gradient through the max
     # projection: find them with the fast back-projection, then image just those in torch.
     volume = backproject(s.detach(), array, settings.grid, method=settings.method, device=device)

@@ -142,15 +142,15 @@ def refine_physics(
     face, pose = (values[part].clone().requires_grad_() for part in (P.FACE, P.POSE))
     rendering = values[P.RENDERING]  # stay as estimated
     # Adam moves every value by about its learning rate per step: the pose's own, smaller rate
-    # keeps a step of the translation at ~1 mm, where the face's 0.05 is a fraction of a mm.
+    # keeps a step of the translation at ~1 mm (a face coefficient's 0.1 moves the surface by
+    # a fraction of a mm).
     optimiser = torch.optim.Adam(
         [{"params": [face], "lr": config.lr}, {"params": [pose], "lr": config.pose_lr}]
     )
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(config.steps, 1))
     # One sampling of the starting face, moved with the mesh on every step: resampling would
     # redraw the scatterers' positions and phases and make the loss jump between steps.
-    vector = torch.cat([face, pose, rendering])
-    scatterers = sample_scatterers(_scene(vector), model, array, settings, seed=config.seed)
+    scatterers = sample_scatterers(_scene(values), model, array, settings, seed=config.seed)
     history: list[float] = []
     best: tuple[float, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
 

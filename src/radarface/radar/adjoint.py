@@ -44,14 +44,10 @@ from radarface.radar.nufft import (
     sweep_wavenumbers,
     window_modes,
 )
-from radarface.radar.reflectance import (
-    Reflectance,
-    facet_scale_m2,
-    may_glint,
-    point_weights,
-)
+from radarface.radar.reflectance import Reflectance, facet_scale_m2
 from radarface.radar.scene import MeshScatterers
 from radarface.radar.simulate_numba import spread_scatterers
+from radarface.radar.simulate_torch import weighted_scatterers
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
@@ -287,26 +283,14 @@ def simulate_scatterers_adjoint(
     """S (n_tx, n_rx, n_freq) complex64 on the CPU: `simulate_scatterers_torch`'s model and
     gradients (points, normals, areas, facet moments; the visibilities and the glint selection
     are constants) through the numba kernel and its adjoint."""
-    f64 = {"dtype": torch.float64}
-    points = torch.as_tensor(sc.points_m, **f64)
-    normals = torch.as_tensor(sc.normals, **f64)
-    if len(points) == 0:
+    if len(sc.points_m) == 0:
         return torch.zeros((array.n_tx, array.n_rx, array.n_freq), dtype=torch.complex64)
-    area = torch.as_tensor(sc.area_m2, **f64)
-    phase = torch.as_tensor(sc.diffuse_phase_rad, **f64)
-    diffuse_w, specular_w = point_weights(array, area, phase, reflectance, sc.scattering)
-    moments = (
-        torch.zeros((0, 3, 3), **f64)
-        if sc.facet_moment_m2 is None
-        else torch.as_tensor(sc.facet_moment_m2, **f64)
-    )
-    points_np, normals_np = (x.detach().numpy() for x in (points, normals))
-    glints = (specular_w.detach().numpy() > 0) & may_glint(
-        array, points_np, normals_np, reflectance, specular_threshold
-    )
+    cpu = torch.device("cpu")
+    w = weighted_scatterers(array, sc, reflectance, specular_threshold, cpu)
+    moments = torch.zeros((0, 3, 3), dtype=torch.float64) if w.moments is None else w.moments
     vis_tx, vis_rx = (np.asarray(torch.as_tensor(v), np.float32) for v in (sc.vis_tx, sc.vis_rx))
-    constants = (array, vis_tx, vis_rx, glints, reflectance.capture_radius_m, specular_threshold)
+    constants = (array, vis_tx, vis_rx, w.glints, reflectance.capture_radius_m, specular_threshold)
     grids, (first_node, n_grid) = _Spread.apply(
-        points, normals, diffuse_w, specular_w, moments, constants
+        w.points, w.normals, w.diffuse_w, w.specular_w, moments, constants
     )
     return window_modes(grids, int(first_node), array.n_freq, int(n_grid))

@@ -68,18 +68,21 @@ def kernel_torch(x: torch.Tensor) -> torch.Tensor:
     return torch.where(z2 > 0, torch.exp(BETA * (z2.clamp(min=1e-12).sqrt() - 1.0)), 0.0)
 
 
-def kernel_table() -> np.ndarray:
-    """(steps, W) float32: the kernel at the taps l0 - FIRST + k of a point at
-    (step + 0.5) / steps - SHIFT cells from its node l0."""
+def _table_offsets() -> np.ndarray:
+    """(steps, W) cells from the taps l0 - FIRST + k to a point at (step + 0.5) / steps - SHIFT
+    cells from its node l0: the arguments of the kernel tables."""
     frac = (np.arange(TABLE_STEPS) + 0.5) / TABLE_STEPS - SHIFT
-    offsets = np.arange(TAPS) - FIRST
-    return kernel(offsets[None, :] - frac[:, None]).astype(np.float32)
+    return (np.arange(TAPS) - FIRST)[None, :] - frac[:, None]
+
+
+def kernel_table() -> np.ndarray:
+    """(steps, W) float32: the kernel at the taps of each tabulated sub-cell offset."""
+    return kernel(_table_offsets()).astype(np.float32)
 
 
 def kernel_slope_table() -> np.ndarray:
     """(steps, W) float64: d phi / dx at the taps of `kernel_table`, for the adjoint."""
-    frac = (np.arange(TABLE_STEPS) + 0.5) / TABLE_STEPS - SHIFT
-    x = (np.arange(TAPS) - FIRST)[None, :] - frac[:, None]
+    x = _table_offsets()
     z2 = 1.0 - (2.0 * x / TAPS) ** 2
     root = np.sqrt(np.clip(z2, 1e-12, None))
     return np.where(z2 > 0, kernel(x) * BETA * (-4.0 * x / TAPS**2) / root, 0.0)

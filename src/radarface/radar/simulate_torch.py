@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.checkpoint import checkpoint
 
@@ -123,6 +124,43 @@ def _spread_chunk(
     return torch.view_as_complex(grid)
 
 
+@dataclass(frozen=True)
+class WeightedScatterers:
+    """The differentiable inputs of the spreading per scatterer, as tensors on one device."""
+
+    points: torch.Tensor  # (P, 3) float64
+    normals: torch.Tensor  # (P, 3) float64
+    diffuse_w: torch.Tensor  # (P,) complex64, `point_weights`
+    specular_w: torch.Tensor  # (P,) float32
+    moments: torch.Tensor | None  # (P, 3, 3) float64 facet moments, None without facets
+    glints: np.ndarray  # (P,) bool: specular and within reach of the lobe (`may_glint`)
+
+
+def weighted_scatterers(
+    array: RadarArray,
+    sc: MeshScatterers,
+    reflectance: Reflectance,
+    specular_threshold: float,
+    device: torch.device,
+) -> WeightedScatterers:
+    """sc's points, normals, weights and moments as tensors on `device` (differentiable where
+    sc's fields are), and the glinting points (chosen without gradients)."""
+    f64 = {"dtype": torch.float64, "device": device}
+    points = torch.as_tensor(sc.points_m, **f64)
+    normals = torch.as_tensor(sc.normals, **f64)
+    area, phase = torch.as_tensor(sc.area_m2, **f64), torch.as_tensor(sc.diffuse_phase_rad, **f64)
+    diffuse_w, specular_w = point_weights(array, area, phase, reflectance, sc.scattering)
+    moments = None if sc.facet_moment_m2 is None else torch.as_tensor(sc.facet_moment_m2, **f64)
+    glints = (specular_w.detach().cpu().numpy() > 0) & may_glint(
+        array,
+        points.detach().cpu().numpy(),
+        normals.detach().cpu().numpy(),
+        reflectance,
+        specular_threshold,
+    )
+    return WeightedScatterers(points, normals, diffuse_w, specular_w, moments, glints)
+
+
 def simulate_scatterers_torch(
     array: RadarArray,
     sc: MeshScatterers,
@@ -149,22 +187,18 @@ def simulate_scatterers_torch(
     if len(sc.points_m) == 0:
         return torch.zeros((n_tx, n_rx, n_freq), dtype=torch.complex64, device=device)
     f64 = {"dtype": torch.float64, "device": device}
-    points = torch.as_tensor(sc.points_m, **f64)
-    normals = torch.as_tensor(sc.normals, **f64)
+    w = weighted_scatterers(array, sc, reflectance, specular_threshold, device)
+    points, normals, diffuse_w, specular_w, moments = (
+        w.points,
+        w.normals,
+        w.diffuse_w,
+        w.specular_w,
+        w.moments,
+    )
     vis_tx = torch.as_tensor(sc.vis_tx, **f64)
     vis_rx = torch.as_tensor(sc.vis_rx, **f64)
     tx, rx = torch.as_tensor(array.tx_m, **f64), torch.as_tensor(array.rx_m, **f64)
-    area, phase = torch.as_tensor(sc.area_m2, **f64), torch.as_tensor(sc.diffuse_phase_rad, **f64)
-    diffuse_w, specular_w = point_weights(array, area, phase, reflectance, sc.scattering)
-    moments = None if sc.facet_moment_m2 is None else torch.as_tensor(sc.facet_moment_m2, **f64)
-    glint = may_glint(
-        array,
-        points.detach().cpu().numpy(),
-        normals.detach().cpu().numpy(),
-        reflectance,
-        specular_threshold,
-    )
-    glint = torch.as_tensor(glint, device=device) & (specular_w > 0)
+    glint = torch.as_tensor(w.glints, device=device)
     n_grid = OVERSAMPLE * n_freq
     with torch.no_grad():
         d_tx, d_rx = torch.cdist(points, tx), torch.cdist(points, rx)

@@ -184,20 +184,30 @@ def simulate(
 
     method: "numba" (CPU NUFFT, numpy array); "torch" (the same NUFFT in torch: a tensor on
     `device`, default the scatterers' device, differentiable in their fields, see
-    `simulate_scatterers_torch`); "reference" (the exact, slow `simulate_scatterers_reference`,
-    any frequency list; numpy array); or "auto" (torch when `device` is CUDA or the scatterers'
-    points are a tensor, else numba). Lobe values below `specular_threshold` are dropped by the
-    fast methods, which need a uniform sweep and agree with the reference to ~2e-4 relative RMS.
+    `simulate_scatterers_torch`); "adjoint" (the numba NUFFT as a CPU tensor, differentiable
+    in the points, normals, areas and facet moments through a hand-written adjoint, see
+    `simulate_scatterers_adjoint`); "reference" (the exact, slow
+    `simulate_scatterers_reference`, any frequency list; numpy array); or "auto" (torch on
+    CUDA, adjoint when the scatterers' points are a CPU tensor, else numba). Lobe values below
+    `specular_threshold` are dropped by the fast methods, which need a uniform sweep and agree
+    with the reference to ~2e-4 relative RMS.
     """
-    methods = ("numba", "torch", "reference")
+    methods = ("numba", "torch", "reference", "adjoint")
+    points = scatterers.points_m
     if method == "auto":
-        method = "torch" if is_cuda(device) or is_tensor(scatterers.points_m) else "numba"
+        method = "torch" if is_tensor(points) or is_cuda(device) else "numba"
+        if method == "torch" and not is_cuda(device) and points.device.type == "cpu":
+            method = "adjoint"
     if method not in methods:
         raise ValueError(f"unknown method {method!r}; use 'auto' or one of {', '.join(methods)}")
     if method == "torch":
         from radarface.radar.simulate_torch import simulate_scatterers_torch
 
         return simulate_scatterers_torch(array, scatterers, reflectance, specular_threshold, device)
+    if method == "adjoint":
+        from radarface.radar.adjoint import simulate_scatterers_adjoint
+
+        return simulate_scatterers_adjoint(array, scatterers, reflectance, specular_threshold)
     if method == "reference":
         return simulate_scatterers_reference(array, _numpy_fields(scatterers), reflectance)
     return simulate_scatterers_numba(
