@@ -194,3 +194,48 @@ def test_scans_without_parameters_give_examples_only(eval_setup, bump_model_path
     assert sorted(f.name for f in (out / "figures").iterdir()) == [
         "example_data_000000.png", "example_data_000001.png",
     ]  # fmt: skip
+
+
+def test_capture_set_gives_scan_distances_and_name_cosines(
+    eval_setup, bump_model_path, tmp_path
+) -> None:
+    """Measured captures (simulated here, written in radarface's HDF5 format) with their scans,
+    paired by name: the report has the distance table with both baselines and cosine matrices
+    grouped by the names, without a ground-truth row."""
+    from radarface.facemodel import export_mesh
+    from radarface.radar import write_measurement
+    from radarface.render import RenderSettings, face_mesh, simulate_scene
+
+    model = bump_model()
+    root = tmp_path / "real"
+    settings = RenderSettings(grid=ImagingGrid(n_x=64, n_y=64, pitch_m=4e-3))
+    for i, name in enumerate(["anna_neutral", "anna_smile", "ben_neutral", "ben_smile"]):
+        vector = np.zeros(P.N_PARAMS)
+        vector[0] = -1.0 if name.startswith("anna") else 1.0
+        vector[P.EXPRESSION.start] = 0.0 if name.endswith("neutral") else 1.5
+        vector[P.TRANSLATION.start] = 0.1 * i  # x: 0 to 1.5 cm
+        params = P.SceneParams.from_vector(vector)
+        mesh = face_mesh(model, params)
+        s = simulate_scene(mesh, tiny_array(), settings)
+        write_measurement(root / "captures" / f"{name}.h5", s, tiny_array())
+        export_mesh(root / "meshes" / f"{name}.ply", mesh.vertices_m, mesh.triangles)
+    out = tmp_path / "out"
+    code, output = evaluate(
+        "--runs", eval_setup["enc"], "--data", root, "--out", out, "--examples", "1",
+        "--face-model", bump_model_path,
+    )  # fmt: skip
+    assert code == 0, output
+    section = json.loads((out / "metrics.json").read_text())["datasets"]["real"]
+    assert section["kind"] == "captures" and section["n"] == 4 and "table1" not in section
+    rows = section["scan_distance"]["rows"]
+    assert set(rows) == {"Baseline (mean)", "Baseline (random)", "Encoder (amplitude-depth)"}
+    for row in rows.values():
+        assert 0 <= row["aligned_mm"] <= row["posed_mm"] + 1e-9
+        assert len(row["posed_per_sample_mm"]) == 4
+    assert rows["Baseline (mean)"]["posed_mm_ratio_to_mean"] == 1.0
+    cosine = section["cosine"]["rows"]
+    assert list(cosine) == ["Encoder (amplitude-depth)"]
+    assert np.shape(cosine["Encoder (amplitude-depth)"]["face"]["identity"]["matrix"]) == (2, 2)
+    report = (out / "report.md").read_text()
+    assert "### Distance to the scans" in report and "captures set" in report
+    assert (out / "figures" / "example_real_anna_neutral.png").is_file()

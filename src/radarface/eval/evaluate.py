@@ -22,13 +22,21 @@ from radarface import params as P
 from radarface.data import DatasetConfig, open_dataset, store
 from radarface.eval.cosine import DEFINITIONS
 from radarface.eval.metrics import evaluate_params, face_model_metrics
+from radarface.eval.scans import (
+    CAPTURE_SET_FILE,
+    ScanSurface,
+    is_capture_set,
+    name_labels,
+    read_capture_set,
+)
 from radarface.facemodel import MorphableModel
 from radarface.fit import REFINEMENTS
-from radarface.fit.inputs import RadarInput, read_dataset_samples
+from radarface.fit.inputs import RadarInput, read_capture, read_dataset_samples
 from radarface.fit.learned import RefineConfig
 from radarface.fit.physics import PhysicsConfig
 from radarface.fit.reconstruct import reconstruct
 from radarface.fit.runs import TrainedRun, load_run
+from radarface.radar import ImagingGrid
 from radarface.train.loop import CHECKPOINT
 
 RANDOM_BASELINE_SEED = 0  # torch generator seed of the random baseline's draws
@@ -54,19 +62,24 @@ class EvalRun:
 
 @dataclass(frozen=True)
 class EvalData:
-    """The samples of a dataset to evaluate, their true vectors and group labels."""
+    """The samples of a dataset or capture set to evaluate, what is known of them (true
+    vectors, rendering parameters, scans) and their group labels."""
 
     path: Path
     name: str
-    config: DatasetConfig
+    kind: str  # a dataset's kind ("random", "eval", "mesh-dir") or "captures"
+    grid: ImagingGrid  # the pixels of the images
+    face_model: dict | None  # name and hash of the face model that made the set, if one did
+    info: dict[str, Any]  # what the report records of the set (pose, seed, settings)
     split: str
     hash: str
     inputs: list[RadarInput]
-    truth: np.ndarray | None  # (N, 26), None without face parameters (mesh-dir)
-    material: np.ndarray  # (N,)
-    antenna_size: np.ndarray  # (N,)
-    identity: np.ndarray | None = None  # (N,) eval sets: identity of each sample
-    expression: np.ndarray | None = None  # (N,) eval sets: expression of each sample
+    truth: np.ndarray | None  # (N, 26), None without face parameters (scans)
+    material: np.ndarray  # (N,) NaN where unknown
+    antenna_size: np.ndarray  # (N,) NaN where unknown
+    identity: np.ndarray | None = None  # (N,) group labels for the cosine matrices
+    expression: np.ndarray | None = None  # (N,)
+    scans: list[ScanSurface] | None = None  # the scanned surface of each sample (radar frame)
 
 
 @dataclass
@@ -147,9 +160,14 @@ def stored_vectors(group: Any, indices: np.ndarray) -> np.ndarray:
     return P.SceneParams(**arrays).to_vector()
 
 
-def load_data(path: Path, limit: int | None = None) -> EvalData:
-    """The samples of the dataset at `path` to evaluate: the validation split of a random set
-    (Table 1), every sample of an eval or mesh-dir set; the first `limit` of them."""
+def load_data(
+    path: Path, grid: ImagingGrid, limit: int | None = None, device: str = "cpu"
+) -> EvalData:
+    """The samples at `path` to evaluate: the validation split of a random set (Table 1),
+    every sample of an eval or mesh-dir set, or every capture of a capture set (imaged on
+    `grid`, the runs' pixels); the first `limit` of them."""
+    if is_capture_set(path):
+        return load_capture_set(path, grid, limit, device)
     group = open_dataset(path)
     config = DatasetConfig.from_json(group.attrs["config"])
     split = "val" if config.kind == "random" else "all"
@@ -158,29 +176,89 @@ def load_data(path: Path, limit: int | None = None) -> EvalData:
     if len(members) == 0:
         raise ValueError(f"{path}: nothing to evaluate (its {split} split is empty)")
     inputs = read_dataset_samples(path, split, list(range(len(members))))
-    truth = None if config.kind == "mesh-dir" else stored_vectors(group, members)
-    identity = expression = None
+    truth = scans = labels = None
+    if config.kind == "mesh-dir":
+        files = [config.mesh_files[i] for i in members]
+        scans = [
+            scan_of(Path(config.mesh_dir) / f, config.mesh_units, config.mesh_frame or "radar")
+            for f in files
+        ]
+        labels = name_labels([Path(f).stem for f in files])
+    else:
+        truth = stored_vectors(group, members)
     if config.kind == "eval":
-        identity, expression = np.divmod(members, config.eval_expressions)
+        labels = np.divmod(members, config.eval_expressions)
     return EvalData(
         path=Path(path),
         name=Path(path).resolve().name,
-        config=config,
+        kind=config.kind,
+        grid=config.grid,
+        face_model=config.face_model,
+        info={"pose": config.pose, "seed": config.seed},
         split=split,
         hash=file_hash(Path(path) / "zarr.json"),
         inputs=inputs,
         truth=truth,
         material=group["params/material"][:][members],
         antenna_size=group["params/antenna_size"][:][members],
-        identity=identity,
-        expression=expression,
+        identity=None if labels is None else labels[0],
+        expression=None if labels is None else labels[1],
+        scans=scans,
+    )
+
+
+def scan_of(path: Path, units: str, frame: str) -> ScanSurface:
+    from radarface.render import load_mesh
+
+    mesh = load_mesh(path, units, frame=frame)
+    return ScanSurface.from_mesh(mesh.vertices_m, mesh.triangles)
+
+
+def load_capture_set(
+    path: Path, grid: ImagingGrid, limit: int | None = None, device: str = "cpu"
+) -> EvalData:
+    """A capture set's captures imaged on `grid` (as `radarface image` images them) and their
+    scans; hashed over every file it reads."""
+    captures = read_capture_set(path)
+    names = captures.names[:limit]
+    settings = (captures.mesh_units, captures.mesh_frame)
+    files = [*captures.captures[: len(names)], *captures.meshes[: len(names)]]
+    if (Path(path) / CAPTURE_SET_FILE).is_file():
+        files.append(Path(path) / CAPTURE_SET_FILE)
+    labels = name_labels(names)
+    nan = np.full(len(names), np.nan)
+    return EvalData(
+        path=Path(path),
+        name=Path(path).resolve().name,
+        kind="captures",
+        grid=grid,
+        face_model=None,
+        info={
+            "pose": None,
+            "seed": None,
+            "mesh_units": captures.mesh_units,
+            "mesh_frame": captures.mesh_frame,
+            "empty_filtered": captures.empty_filtered,
+        },
+        split="all",
+        hash=file_hash(*files),
+        inputs=[
+            read_capture(c, grid, device, empty_filtered=captures.empty_filtered)
+            for c in captures.captures[: len(names)]
+        ],
+        truth=None,
+        material=nan,
+        antenna_size=nan,
+        identity=None if labels is None else labels[0],
+        expression=None if labels is None else labels[1],
+        scans=[scan_of(m, *settings) for m in captures.meshes[: len(names)]],
     )
 
 
 def check_pairing(run: EvalRun, data: EvalData, model: MorphableModel) -> None:
     """A run can read a dataset: the same face model, and images formed as in its training."""
     own = run.run.dataset
-    face_model = (data.config.face_model or {}).get("hash")
+    face_model = (data.face_model or {}).get("hash")
     if run.run.face_model_hash != model.content_hash:
         raise ValueError(
             f"{run.run.path} was trained with another face model than {model.name} "
@@ -188,11 +266,11 @@ def check_pairing(run: EvalRun, data: EvalData, model: MorphableModel) -> None:
         )
     if face_model is not None and face_model != run.run.face_model_hash:
         raise ValueError(
-            f"{data.path} was made with face model {data.config.face_model['name']} "
+            f"{data.path} was made with face model {data.face_model['name']} "
             f"({face_model[:12]}), {run.run.path} was trained with another "
             f"({run.run.face_model_hash[:12]})"
         )
-    grid, theirs = own.grid, data.config.grid
+    grid, theirs = own.grid, data.grid
 
     def describe(g: Any) -> str:
         return (
@@ -227,7 +305,8 @@ def training_vectors(data: EvalData, runs: list[EvalRun]) -> tuple[np.ndarray, s
         train = group["splits/train"][:]
         if config.kind == "mesh-dir" or len(train) == 0:
             continue
-        if (config.face_model or {}).get("hash") != (data.config.face_model or {}).get("hash"):
+        ours = (data.face_model or {}).get("hash")
+        if ours is not None and (config.face_model or {}).get("hash") != ours:
             continue
         return stored_vectors(group, train), f"train split of {source} ({len(train)} samples)"
     return np.zeros((1, P.N_PARAMS)), "the prior's mean (no training set found)"

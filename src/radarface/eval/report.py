@@ -94,7 +94,8 @@ def evaluate_to_dir(
         for run in eval_runs:
             if decoder_run is None and run.run.stage != "autoencoder":
                 raise ValueError(f"--refine learned needs --decoder RUN for {run.run.path}")
-    datasets = [E.load_data(Path(d), options.limit) for d in data]
+    grid = eval_runs[0].run.dataset.grid  # captures are imaged on the runs' pixels
+    datasets = [E.load_data(Path(d), grid, options.limit, options.device) for d in data]
     for d in datasets:
         for run in eval_runs:
             E.check_pairing(run, d, model)
@@ -169,35 +170,26 @@ def _dataset_section(
 
     section: dict[str, Any] = {
         "path": str(d.path),
-        "kind": d.config.kind,
-        "pose": d.config.pose,
-        "seed": d.config.seed,
+        "kind": d.kind,
+        **d.info,
         "split": d.split,
         "n": len(d.inputs),
         "hash": d.hash,
-        "face_model": d.config.face_model,
+        "face_model": d.face_model,
         "cached_rows": [label for label, p in rows.items() if p.cached],
         "seconds_per_image": {label: p.seconds for label, p in rows.items()},
     }
     figures: list[str] = []
-    if d.truth is None:
-        section["note"] = "no face parameters (mesh-dir set): examples only"
-        vectors = {label: p.vector for label, p in rows.items()}
-    else:
-        import torch
-
-        train, source = E.training_vectors(d, runs)
-        generator = torch.Generator().manual_seed(E.RANDOM_BASELINE_SEED)
-        vectors = {
-            MEAN: mean_baseline(torch.from_numpy(train), len(d.truth)).double().numpy(),
-            RANDOM: random_baseline(len(d.truth), generator).double().numpy(),
-            **{label: p.vector for label, p in rows.items()},
-        }
+    vectors, source = _with_baselines(d, rows, runs)
+    section["baselines"] = {"mean_from": source, "random_seed": E.RANDOM_BASELINE_SEED}
+    scan_errors = None
+    if d.scans is not None:
+        section["scan_distance"], scan_errors = _scan_section(d, vectors, model)
+    if d.truth is not None:
         table = {MEAN: E.table_row(vectors[MEAN], d.truth, model, None)}
         for label, v in vectors.items():
             table[label] = E.table_row(v, d.truth, model, table[MEAN])
         section["table1"] = table
-        section["baselines"] = {"mean_from": source, "random_seed": E.RANDOM_BASELINE_SEED}
         maps, bins = {}, {}
         for label, v in vectors.items():
             maps[label], per_sample = E.vertex_error_maps(model, v, d.truth)
@@ -209,14 +201,56 @@ def _dataset_section(
         path = figure_dir / f"errors_{name}.png"
         error_map_figure(path, front, side, model.triangles, maps, f"{name}: mean vertex error")
         figures.append(path.name)
-        if d.identity is not None:
-            section["cosine"], cos_figures = _cosine_section(name, d, rows, options, figure_dir)
-            figures += cos_figures
+    if d.identity is not None:
+        section["cosine"], cos_figures = _cosine_section(name, d, rows, options, figure_dir)
+        figures += cos_figures
     for k in E.example_indices(len(d.inputs), options.examples):
         path = figure_dir / f"example_{name}_{d.inputs[k].name}.png"
-        _example_figure(path, name, d, k, rows, model)
+        _example_figure(path, name, d, k, rows, model, scan_errors)
         figures.append(path.name)
     return section, figures
+
+
+def _with_baselines(
+    d: E.EvalData, rows: dict[str, E.Prediction], runs: list[E.EvalRun]
+) -> tuple[dict[str, np.ndarray], str]:
+    """The (N, 26) vectors of both baselines and every row, and where the mean came from."""
+    import torch
+
+    n = len(d.inputs)
+    train, source = E.training_vectors(d, runs)
+    generator = torch.Generator().manual_seed(E.RANDOM_BASELINE_SEED)
+    vectors = {
+        MEAN: mean_baseline(torch.from_numpy(train), n).double().numpy(),
+        RANDOM: random_baseline(n, generator).double().numpy(),
+        **{label: p.vector for label, p in rows.items()},
+    }
+    return vectors, source
+
+
+def _scan_section(
+    d: E.EvalData, vectors: dict[str, np.ndarray], model: Any
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Face-to-scan distances (mm; radarface.eval.scans) of every row and both baselines, posed
+    and after rigid alignment, with their ratios to the mean baseline's; and each row's (N, V)
+    vertex distances after alignment."""
+    from radarface.eval.scans import TRIM, face_scan_distances
+
+    table: dict[str, Any] = {}
+    per_vertex = {}
+    for label, v in vectors.items():
+        found = face_scan_distances(model, v, d.scans)
+        per_vertex[label] = found["aligned_per_vertex"]
+        table[label] = {
+            "posed_mm": float(found["posed"].mean()),
+            "aligned_mm": float(found["aligned"].mean()),
+            "posed_per_sample_mm": found["posed"],
+            "aligned_per_sample_mm": found["aligned"],
+        }
+    for row in table.values():
+        for key in ("posed_mm", "aligned_mm"):
+            row[f"{key}_ratio_to_mean"] = row[key] / table[MEAN][key]
+    return {"trim": TRIM, "rows": table}, per_vertex
 
 
 def _cosine_section(
@@ -229,7 +263,9 @@ def _cosine_section(
     """Cosine matrices (every definition) of the truth and each row; figures of the default."""
     from radarface.plot import cosine_figure
 
-    vectors = {TRUTH: d.truth, **{label: p.vector for label, p in rows.items()}}
+    vectors = {label: p.vector for label, p in rows.items()}
+    if d.truth is not None:
+        vectors = {TRUTH: d.truth, **vectors}
     out: dict[str, Any] = {"definition": options.cosine, "rows": {}}
     figures = []
     for i, (label, v) in enumerate(vectors.items()):
@@ -255,16 +291,23 @@ def _cosine_section(
 
 
 def _example_figure(
-    path: Path, name: str, d: E.EvalData, k: int, rows: dict[str, E.Prediction], model: Any
+    path: Path,
+    name: str,
+    d: E.EvalData,
+    k: int,
+    rows: dict[str, E.Prediction],
+    model: Any,
+    scan_errors: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Paper Fig. 7-8 for sample k: input, each row's rendering, truth and rows' meshes."""
+    """Paper Fig. 7-8 for sample k: input, each row's rendering, truth and rows' meshes
+    (coloured by the vertex error, or by the distance to the scan after alignment)."""
     import torch
 
     from radarface.data import decoder_image
     from radarface.plot import examples_figure
 
     item = d.inputs[k]
-    grid = d.config.grid
+    grid = d.grid
     z_range = (float(grid.z_m[0]), float(grid.z_m[-1]))
     observed = decoder_image(torch.from_numpy(item.max_db), torch.from_numpy(item.depth_m), z_range)
     images: dict[str, np.ndarray | None] = {"input (amplitude, 15 dB)": observed[0].numpy()}
@@ -278,6 +321,8 @@ def _example_figure(
         errors = None
         if d.truth is not None:
             errors = E.vertex_error_maps(model, p.vector[k : k + 1], d.truth[k : k + 1])[0]
+        elif scan_errors is not None:
+            errors = scan_errors[label][k]
         meshes[label] = (*_faces_front_side(model, p.vector[k]), errors)
     examples_figure(path, images, meshes, model.triangles, f"{name}: sample {item.name}")
 
@@ -369,6 +414,29 @@ def _cosine_markdown(cosine: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scan_markdown(section: dict[str, Any]) -> list[str]:
+    """Face-to-scan distances, posed and aligned, with their ratios to the mean baseline."""
+    scan = section["scan_distance"]
+    lines = [
+        f"Mean over the samples of each face's trimmed distance to its scan (the nearest "
+        f"{scan['trim']:.0%} of its vertices; radarface.eval.scans): *posed* as predicted, "
+        f"*aligned* after a rigid ICP onto the scan (shape only). Mean baseline: "
+        f"{section['baselines']['mean_from']}.",
+        "",
+        "| row | posed, mm | aligned, mm | posed / mean | aligned / mean |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, row in scan["rows"].items():
+        cells = [
+            _fmt(row["posed_mm"], 2),
+            _fmt(row["aligned_mm"], 2),
+            _fmt(row["posed_mm_ratio_to_mean"], 2),
+            _fmt(row["aligned_mm_ratio_to_mean"], 2),
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _runtime_markdown(metrics: dict[str, Any]) -> list[str]:
     """Seconds per image per row: encoder, refinements, learned and physics renderer."""
     runtimes = metrics["runtimes_s"]
@@ -421,13 +489,17 @@ def markdown(metrics: dict[str, Any], figures: dict[str, list[str]]) -> str:
             f"| {run['hash'][:12]} |"
         )
     for name, section in m["datasets"].items():
+        made = (
+            f"pose {section['pose']}, seed {section['seed']}"
+            if section["kind"] != "captures"
+            else f"meshes in {section['mesh_units']}, {section['mesh_frame']} frame"
+        )
         lines += [
             "",
             f"## {name}",
             "",
-            f"{section['path']}: {section['kind']} set, pose {section['pose']}, seed "
-            f"{section['seed']}, {section['n']} samples ({section['split']}), hash "
-            f"{section['hash'][:12]}."
+            f"{section['path']}: {section['kind']} set, {made}, {section['n']} samples "
+            f"({section['split']}), hash {section['hash'][:12]}."
             + (f" From the cache: {', '.join(section['cached_rows'])}." if section["cached_rows"]
                else ""),
         ]  # fmt: skip
@@ -447,6 +519,8 @@ def markdown(metrics: dict[str, Any], figures: dict[str, list[str]]) -> str:
                 "",
                 *_paper_markdown(),
             ]
+        if "scan_distance" in section:
+            lines += ["", "### Distance to the scans", "", *_scan_markdown(section)]
         if "cosine" in section:
             lines += ["", "### Cosine similarity (paper Fig. 5, 6, 9)", ""]
             lines += _cosine_markdown(section["cosine"])

@@ -135,12 +135,14 @@ def check_grid(inputs: list[RadarInput], grid: ImagingGrid, run: str) -> None:
             )
 
 
-def read_capture(path: str | Path, grid: ImagingGrid, device: str | None = None) -> RadarInput:
+def read_capture(
+    path: str | Path, grid: ImagingGrid, device: str | None = None, empty_filtered: bool = False
+) -> RadarInput:
     """A measured capture (MAROON .npy or radarface .h5) imaged as `radarface image` does."""
     from radarface.radar import read_measurement
     from radarface.render import RenderSettings, image_signal
 
-    capture = read_measurement(path)
+    capture = read_measurement(path, empty_filtered=empty_filtered)
     image = image_signal(capture.s, capture.array, RenderSettings(grid=grid, device=device))
     return RadarInput(Path(path).stem, image.max_db, image.peak_depth_m, source={"capture": path})
 
