@@ -131,9 +131,15 @@ def speckle_seed(seed: int, index: int = 0) -> int:
 
 
 def reflectance_of(params: SceneParams) -> Reflectance:
-    """The radar reflectance (material, antenna size) of one scene's parameters."""
+    """The radar reflectance (material, antenna size) of one scene's parameters: floats, or
+    0-d tensors (differentiable) where the parameters are tensors."""
     from radarface.radar import Reflectance
 
+    if is_tensor(params.material) or is_tensor(params.antenna_size):
+        import torch
+
+        values = (torch.as_tensor(x).reshape(()) for x in (params.material, params.antenna_size))
+        return Reflectance(*values)
     return Reflectance(float(params.material), float(params.antenna_size))
 
 

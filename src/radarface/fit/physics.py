@@ -10,8 +10,10 @@ loss finite where either image has no echo), z the depth images, compared where 
 within theta dB of their peaks, in units of s_z (default 3 mm, one depth slice) under a Huber
 penalty (quadratic within one unit, linear beyond: a speckle-displaced depth pixel pulls no
 harder than a few millimetres' error), p_face the 17 coefficients (an optional Gaussian prior).
-The rendering parameters (material, antenna size) stay as estimated. Adam runs `steps` steps
-(learning rate on a cosine decay to zero) and
+The material factor and the antenna size are refined too (their own rate `rendering_lr`, 0:
+keep them as estimated; clamped into the paper's ranges), since an estimate that is off in
+them changes the image's brightness pattern, which the shape would otherwise absorb; the
+dynamic range is the loss's. Adam runs `steps` steps (learning rate on a cosine decay to zero) and
 the iterate with the lowest loss is returned (the start included), so a fit never ends worse, on
 its own loss, than it began.
 
@@ -50,6 +52,7 @@ class PhysicsConfig:
     steps: int = 20
     lr: float = 0.1  # the 17 face coefficients (units of their standard deviation)
     pose_lr: float = 0.02  # the scaled pose (x, y in units of 5 cm, angles of 5-10 degrees)
+    rendering_lr: float = 0.05  # scaled material and antenna size (their ranges are [-1, 1])
     dynamic_range_db: float = 20.0
     depth_weight: float = 0.05
     depth_scale_m: float = 3e-3
@@ -63,10 +66,11 @@ class PhysicsConfig:
 
     def __post_init__(self) -> None:
         strides = (self.pair_stride, self.freq_stride, self.pixel_stride)
-        rates_ok = self.lr > 0 and self.pose_lr > 0
+        rates_ok = self.lr > 0 and self.pose_lr > 0 and self.rendering_lr >= 0
         if self.steps < 0 or not rates_ok or min(strides) < 1 or not self.depth_scale_m > 0:
             raise ValueError(
-                f"physics refinement needs steps >= 0, lr > 0, pose_lr > 0, strides >= 1, "
+                f"physics refinement needs steps >= 0, lr > 0, pose_lr > 0, rendering_lr >= 0, "
+                f"strides >= 1, "
                 f"depth scale > 0: "
                 f"{self}"
             )
@@ -106,11 +110,10 @@ def image_loss(
 def _scene(vector: torch.Tensor) -> SceneParams:
     """SceneParams of a (26,) vector, the rendering parameters clamped into their ranges."""
     scene = SceneParams.from_vector(vector)
-    material, antenna_size = (float(x.detach()) for x in (scene.material, scene.antenna_size))
     return replace(
         scene,
-        material=float(np.clip(material, *P.MATERIAL_RANGE)),
-        antenna_size=float(np.clip(antenna_size, *P.ANTENNA_SIZE_RANGE)),
+        material=scene.material.clamp(*P.MATERIAL_RANGE),
+        antenna_size=scene.antenna_size.clamp(*P.ANTENNA_SIZE_RANGE),
     )
 
 
@@ -140,13 +143,15 @@ def refine_physics(
     target_depth = torch.from_numpy(item.depth_m[::stride, ::stride].astype(np.float32)).to(on)
     values = torch.tensor(start, dtype=torch.float64)
     face, pose = (values[part].clone().requires_grad_() for part in (P.FACE, P.POSE))
-    rendering = values[P.RENDERING]  # stay as estimated
+    dynamic_range = values[P.DYNAMIC_RANGE : P.MATERIAL]  # the loss's own, not fitted
+    material_antenna = values[P.MATERIAL :].clone().requires_grad_(config.rendering_lr > 0)
     # Adam moves every value by about its learning rate per step: the pose's own, smaller rate
     # keeps a step of the translation at ~1 mm (a face coefficient's 0.1 moves the surface by
     # a fraction of a mm).
-    optimiser = torch.optim.Adam(
-        [{"params": [face], "lr": config.lr}, {"params": [pose], "lr": config.pose_lr}]
-    )
+    groups = [{"params": [face], "lr": config.lr}, {"params": [pose], "lr": config.pose_lr}]
+    if config.rendering_lr > 0:
+        groups.append({"params": [material_antenna], "lr": config.rendering_lr})
+    optimiser = torch.optim.Adam(groups)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(config.steps, 1))
     # One sampling of the starting face, moved with the mesh on every step: resampling would
     # redraw the scatterers' positions and phases and make the loss jump between steps.
@@ -156,7 +161,7 @@ def refine_physics(
 
     for step in range(config.steps + 1):
         optimiser.zero_grad()
-        vector = torch.cat([face, pose, rendering])
+        vector = torch.cat([face, pose, dynamic_range, material_antenna])
         rendered = render_torch(
             _scene(vector), model, array, settings, scatterers=scatterers,
             dynamic_range_db=config.dynamic_range_db,

@@ -68,13 +68,14 @@ def _adjoint_pairs(
     dk,
     n_grid,
     first_node,
-    capture_radius_m,
+    inv_r2,
     log_threshold,
     table,
     slope_table,
 ):  # pragma: no cover - compiled
     """The gradients of a real loss with respect to points (P, 3), normals (P, 3), diffuse_w
-    (P,) complex, specular_w (P,) and moments (P, 3, 3) (or (0, 3, 3): no facets), given its
+    (P,) complex, specular_w (P,), moments (P, 3, 3) (or (0, 3, 3): no facets) and, per point
+    (P,), the lobe's inverse squared capture radius inv_r2 = 1 / rho^2, given its
     gradient grad_grids (n_tx, n_rx, n_window) on the spread grids (see the module); the kernel
     and its slope from `kernel_table` and `kernel_slope_table`, as `_spread_pairs` reads them."""
     n_tx, n_rx, _ = grad_grids.shape
@@ -85,8 +86,8 @@ def _adjoint_pairs(
     g_diffuse = np.zeros(n_pts, dtype=np.complex128)
     g_specular = np.zeros(n_pts)
     g_moments = np.zeros((moments.shape[0], 3, 3))
+    g_inv_r2 = np.zeros(n_pts)
     slope = n_grid * dk / (2 * np.pi)  # grid cells per metre of path
-    inv_r2 = 1.0 / capture_radius_m**2
     two_pi = 2 * np.pi
     for p in numba.prange(n_pts):
         px, py, pz = points[p, 0], points[p, 1], points[p, 2]
@@ -116,6 +117,7 @@ def _adjoint_pairs(
         gm00 = gm01 = gm02 = gm11 = gm12 = gm22 = 0.0
         g_wd = 0.0 + 0.0j
         g_ws = 0.0
+        g_r2 = 0.0
         wd, ws = diffuse_w[p], specular_w[p]
         glints = specular_points[p]
         for t in range(n_tx):
@@ -191,6 +193,7 @@ def _adjoint_pairs(
                     gny += scale * hy
                     gnz += scale * hz
                     coef_tau += coef_lobe * 2.0 * (eta - 1.0) * tau * inv_r2
+                    g_r2 += coef_lobe * (eta - 1.0) * tau * tau  # d ln L / d inv_r2
                 # Lambert factors: dg/du = n / (2 g), dg/dn = u / (2 g).
                 gutx, guty, gutz = ghx, ghy, ghz
                 gurx, gury, gurz = ghx, ghy, ghz
@@ -225,39 +228,41 @@ def _adjoint_pairs(
         g_normals[p, 0], g_normals[p, 1], g_normals[p, 2] = gnx, gny, gnz
         g_diffuse[p] = g_wd
         g_specular[p] = g_ws
+        g_inv_r2[p] = g_r2
         if facets:
             g_moments[p, 0, 0], g_moments[p, 1, 1], g_moments[p, 2, 2] = gm00, gm11, gm22
             g_moments[p, 0, 1] = g_moments[p, 1, 0] = gm01
             g_moments[p, 0, 2] = g_moments[p, 2, 0] = gm02
             g_moments[p, 1, 2] = g_moments[p, 2, 1] = gm12
-    return g_points, g_normals, g_diffuse, g_specular, g_moments
+    return g_points, g_normals, g_diffuse, g_specular, g_moments, g_inv_r2
 
 
 class _Spread(torch.autograd.Function):
     """The spread grids (n_tx, n_rx, n_window) complex64 of the scatterers and the window's
     (first node, n_grid): numba forward, numba adjoint (`_adjoint_pairs`); differentiable in
-    the points, normals, weights and moments."""
+    the points, normals, weights, moments and the lobe's inverse squared capture radius."""
 
     @staticmethod
-    def forward(ctx, points, normals, diffuse_w, specular_w, moments, constants):  # noqa: D102
-        array, vis_tx, vis_rx, glints, capture_radius_m, threshold = constants
+    def forward(ctx, points, normals, diffuse_w, specular_w, moments, inv_r2, constants):  # noqa: D102
+        array, vis_tx, vis_rx, glints, threshold = constants
         inputs = [x.detach().cpu().numpy() for x in (points, normals, diffuse_w, specular_w)]
         inputs.append(moments.detach().cpu().numpy())
         spread = spread_scatterers(
             array, *(x.astype(np.float32) for x in inputs[:2]), vis_tx, vis_rx,
             inputs[2].astype(np.complex64), inputs[3].astype(np.float32), glints,
-            inputs[4].astype(np.float32), capture_radius_m, threshold,
+            inputs[4].astype(np.float32), float(inv_r2) ** -0.5, threshold,
         )  # fmt: skip
-        ctx.constants, ctx.inputs = constants, inputs
+        ctx.constants, ctx.inputs, ctx.inv_r2 = constants, inputs, float(inv_r2)
         ctx.window = (spread.first_node, spread.n_grid)
-        ctx.like = [(x.device, x.dtype) for x in (points, normals, diffuse_w, specular_w, moments)]
+        like = (points, normals, diffuse_w, specular_w, moments, inv_r2)
+        ctx.like = [(x.device, x.dtype) for x in like]
         window = torch.tensor(ctx.window)
         ctx.mark_non_differentiable(window)
         return torch.from_numpy(spread.grids), window
 
     @staticmethod
     def backward(ctx, grad_grids, _window):  # noqa: D102
-        array, vis_tx, vis_rx, glints, capture_radius_m, threshold = ctx.constants
+        array, vis_tx, vis_rx, glints, threshold = ctx.constants
         points, normals, diffuse_w, specular_w, moments = ctx.inputs
         k_carrier, dk = sweep_wavenumbers(array)
         first_node, n_grid = ctx.window
@@ -267,10 +272,11 @@ class _Spread(torch.autograd.Function):
             points.astype(np.float64), normals.astype(np.float64), vis_tx, vis_rx,
             diffuse_w.astype(np.complex128), specular_w.astype(np.float64), glints,
             moments.astype(np.float64), facet_scale_m2(array), k_carrier, dk, n_grid,
-            first_node, capture_radius_m, math.log(threshold), kernel_table().astype(np.float64),
+            first_node, ctx.inv_r2, math.log(threshold), kernel_table().astype(np.float64),
             kernel_slope_table(),
         )  # fmt: skip
-        grads = (torch.from_numpy(g).to(*like) for g, like in zip(grads, ctx.like, strict=True))
+        grads = (*grads[:5], np.asarray(grads[5].sum()))  # inv_r2 is one value for all points
+        grads = (torch.as_tensor(g).to(*like) for g, like in zip(grads, ctx.like, strict=True))
         return (*grads, None)
 
 
@@ -281,16 +287,18 @@ def simulate_scatterers_adjoint(
     specular_threshold: float,
 ) -> torch.Tensor:
     """S (n_tx, n_rx, n_freq) complex64 on the CPU: `simulate_scatterers_torch`'s model and
-    gradients (points, normals, areas, facet moments; the visibilities and the glint selection
-    are constants) through the numba kernel and its adjoint."""
+    gradients (points, normals, areas, facet moments, and the reflectance's material and
+    antenna size where they are tensors; the visibilities and the glint selection are
+    constants) through the numba kernel and its adjoint."""
     if len(sc.points_m) == 0:
         return torch.zeros((array.n_tx, array.n_rx, array.n_freq), dtype=torch.complex64)
     cpu = torch.device("cpu")
     w = weighted_scatterers(array, sc, reflectance, specular_threshold, cpu)
     moments = torch.zeros((0, 3, 3), dtype=torch.float64) if w.moments is None else w.moments
     vis_tx, vis_rx = (np.asarray(torch.as_tensor(v), np.float32) for v in (sc.vis_tx, sc.vis_rx))
-    constants = (array, vis_tx, vis_rx, w.glints, reflectance.capture_radius_m, specular_threshold)
+    constants = (array, vis_tx, vis_rx, w.glints, specular_threshold)
+    radius = torch.as_tensor(reflectance.capture_radius_m, dtype=torch.float64)
     grids, (first_node, n_grid) = _Spread.apply(
-        w.points, w.normals, w.diffuse_w, w.specular_w, moments, constants
+        w.points, w.normals, w.diffuse_w, w.specular_w, moments, radius**-2, constants
     )
     return window_modes(grids, int(first_node), array.n_freq, int(n_grid))

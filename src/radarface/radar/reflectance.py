@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -85,20 +85,27 @@ ANTENNA_SIZE_UNIT_M = 0.25
 
 @dataclass(frozen=True)
 class Reflectance:
-    """The paper's rendering parameters: material (0 diffuse ... 1 specular) and antenna size."""
+    """The paper's rendering parameters: material (0 diffuse ... 1 specular) and antenna size;
+    floats, or 0-d tensors where a fit takes their gradients (the torch and adjoint paths)."""
 
-    material: float = 0.5
-    antenna_size: float = 0.25
+    material: Any = 0.5
+    antenna_size: Any = 0.25
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.material <= 1.0:
-            raise ValueError(f"material must lie in [0, 1], got {self.material}")
-        if not self.antenna_size > 0.0:
-            raise ValueError(f"antenna_size must be positive, got {self.antenna_size}")
+        material, antenna_size = (_value(x) for x in (self.material, self.antenna_size))
+        if not 0.0 <= material <= 1.0:
+            raise ValueError(f"material must lie in [0, 1], got {material}")
+        if not antenna_size > 0.0:
+            raise ValueError(f"antenna_size must be positive, got {antenna_size}")
 
     @property
-    def capture_radius_m(self) -> float:
+    def capture_radius_m(self) -> Any:
         return self.antenna_size * ANTENNA_SIZE_UNIT_M
+
+
+def _value(x: Any) -> float:
+    """A float or 0-d tensor's value (without its gradient)."""
+    return float(x.detach()) if hasattr(x, "detach") else float(x)
 
 
 def centre_wavelength_m(array: RadarArray) -> float:
@@ -254,6 +261,6 @@ def may_glint(
     alpha = np.arcsin(np.clip(spread / dist, 0.0, 1.0))
     normal_angle = np.arccos(np.clip(np.einsum("pd,pd->p", normals, to_centre) / dist, -1, 1))
     tau_min = 2 * np.maximum(dist - spread, 1e-6)
-    cos_cut = 1 + math.log(threshold) * (reflectance.capture_radius_m / tau_min) ** 2
+    cos_cut = 1 + math.log(threshold) * (_value(reflectance.capture_radius_m) / tau_min) ** 2
     lobe_angle = np.arccos(np.clip(cos_cut, -1.0, 1.0))
     return normal_angle - alpha < lobe_angle

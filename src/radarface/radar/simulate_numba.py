@@ -185,7 +185,8 @@ def simulate_scatterers_numba(
     )
     spread = spread_scatterers(
         array, sc.points_m, sc.normals, sc.vis_tx, sc.vis_rx, diffuse_w, specular_w,
-        specular_points, facet_moments_f32(sc), reflectance.capture_radius_m, specular_threshold,
+        specular_points, facet_moments_f32(sc), float(reflectance.capture_radius_m),
+        specular_threshold,
     )  # fmt: skip
     return window_modes(spread.grids, spread.first_node, array.n_freq, spread.n_grid)
 

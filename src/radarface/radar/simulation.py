@@ -145,7 +145,7 @@ def simulate_scatterers_reference(
     g_t, g_r = lambert_factor_np((u_t * n).sum(3)), lambert_factor_np((u_r * n).sum(3))
     half = u_t + u_r
     n_dot_h, h_norm = (half * n).sum(3), np.linalg.norm(half, axis=3)
-    inv_rho2 = 1.0 / reflectance.capture_radius_m**2
+    inv_rho2 = 1.0 / float(reflectance.capture_radius_m) ** 2
     lobe = specular_lobe_np(n_dot_h, h_norm, d_t + d_r, inv_rho2, -math.inf, (g_t > 0) & (g_r > 0))
     diffuse_w, specular_w = point_weights_np(
         array, sc.area_m2, sc.diffuse_phase_rad, reflectance, sc.scattering
