@@ -239,3 +239,21 @@ def test_capture_set_gives_scan_distances_and_name_cosines(
     report = (out / "report.md").read_text()
     assert "### Distance to the scans" in report and "captures set" in report
     assert (out / "figures" / "example_real_anna_neutral.png").is_file()
+
+
+def test_physics_refinement_row_on_a_sparse_array(eval_setup, bump_model_path, tmp_path) -> None:
+    """The physics row on the fixtures' 8 x 8-antenna, 8-frequency array (its coarse array,
+    4 x 4 antennas, is imaged directly): a rendering in the example, a time per image."""
+    out = tmp_path / "out"
+    code, output = evaluate(
+        "--runs", eval_setup["enc"], "--data", eval_setup["val"], "--out", out,
+        "--refine", "physics", "--steps", "1", "--limit", "1", "--examples", "1",
+        "--face-model", bump_model_path,
+    )  # fmt: skip
+    assert code == 0, output
+    metrics = json.loads((out / "metrics.json").read_text())
+    label = "Encoder (amplitude-depth) + physics"
+    assert label in metrics["datasets"]["val"]["table1"]
+    assert metrics["datasets"]["val"]["seconds_per_image"][label]["physics"] > 0
+    with np.load(next((out / "cache").iterdir())) as cached:
+        assert any(k.startswith("rendered_") for k in cached.files)

@@ -78,9 +78,21 @@ def antenna_blocks(pos_m: np.ndarray, block_m: float = BLOCK_M) -> list[np.ndarr
 
 
 def factorized_applies(array: RadarArray, grid: ImagingGrid) -> bool:
-    """True when every antenna is in front of the grid (z_antenna < z_min) and the sweep uniform."""
+    """True when every antenna is in front of the grid (z_antenna < z_min), the sweep is uniform
+    and the top level's sub-arrays have an extent (an array so sparse that every top block
+    holds one antenna leaves the lateral steps unbounded: the direct kernels image it)."""
     z_antennas = max(array.tx_m[:, 2].max(), array.rx_m[:, 2].max())
-    return bool(z_antennas < grid.z_m[0] and array.is_uniform_sweep())
+    in_front = z_antennas < grid.z_m[0] and array.is_uniform_sweep()
+    return bool(in_front and _top_half_size(array, BLOCK_M * 2 ** (N_LEVELS - 1)) > 0)
+
+
+def _top_half_size(array: RadarArray, block_m: float) -> float:
+    """The largest distance of an antenna from its block's centre, blocks of block_m."""
+    return max(
+        np.linalg.norm(pos[b] - pos[b].mean(0), axis=1).max()
+        for pos in (array.tx_m, array.rx_m)
+        for b in antenna_blocks(pos, block_m)
+    )
 
 
 def _stencil_base(u: np.ndarray) -> np.ndarray:
@@ -165,18 +177,14 @@ def make_plan(
     """
     if not factorized_applies(array, grid):
         raise ValueError(
-            "factorised back-projection needs all antennas in front of the grid and a uniform sweep"
+            "factorised back-projection needs all antennas in front of the grid, a uniform sweep "
+            "and sub-arrays of more than one antenna"
         )
     blocks = [
         (antenna_blocks(array.tx_m, block_m * 2**i), antenna_blocks(array.rx_m, block_m * 2**i))
         for i in range(n_levels)
     ]
-    tx_top, rx_top = blocks[-1]
-    half_size = max(
-        np.linalg.norm(pos[b] - pos[b].mean(0), axis=1).max()
-        for pos, bl in ((array.tx_m, tx_top), (array.rx_m, rx_top))
-        for b in bl
-    )
+    half_size = _top_half_size(array, block_m * 2 ** (n_levels - 1))
     f_c = 0.5 * (array.freq_hz[0] + array.freq_hz[-1])
     k_c = 2 * math.pi * f_c / SPEED_OF_LIGHT_M_S
     z_near = grid.z_m[0] - max(array.tx_m[:, 2].max(), array.rx_m[:, 2].max())
