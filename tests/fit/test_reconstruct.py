@@ -11,6 +11,7 @@ import torch
 import trimesh
 from typer.testing import CliRunner
 
+from radarface import params as P
 from radarface.cli import app
 from radarface.data import build_config, generate_dataset
 from radarface.facemodel import MorphableModel
@@ -163,3 +164,29 @@ def test_physics_fit_images_every_other_pixel_by_default() -> None:
     coarse = coarse_array(qar50, config)  # the sweep keeps its 8 frequencies (>= 16 needed)
     assert len(coarse.freq_hz) == 8 and coarse.n_tx == (qar50.n_tx + 1) // 2
     assert len(coarse_array(qar50_array(), config).freq_hz) == 16
+
+
+def test_physics_refinement_moves_material_and_antenna_size_within_their_ranges() -> None:
+    """Face and pose known and held (rates 0), material and antenna size started wrong (the
+    material's scaled value 1.5 lies outside its range, as an encoder's estimate may): both
+    come closer to the truth, and the result stays within the ranges."""
+    model = bump_model()
+    qar50 = qar50_array(linear_sweep(72e9, 82e9, 16))
+    array = RadarArray(qar50.tx_m[::8], qar50.rx_m[::8], qar50.freq_hz)
+    grid = ImagingGrid(n_x=16, n_y=16, pitch_m=5e-3)
+    zero = np.zeros(3)
+    truth = SceneParams(np.zeros(12), np.zeros(8), zero, zero, material=0.2, antenna_size=0.28)
+    image = render(truth, array, RenderSettings(grid=grid), seed=1, model=model)
+    item = RadarInput("t", image.max_db, image.peak_depth_m, truth)
+    start = truth.to_vector()
+    start[P.MATERIAL], start[P.ANTENNA_SIZE] = 1.5, -0.8  # material 1.25, antenna size 0.21
+    config = PhysicsConfig(
+        steps=20, lr=0.0, pose_lr=0.0, pair_stride=1, freq_stride=1, pixel_stride=1
+    )
+    vector, history, _ = refine_physics(model, start, item, array, grid, config)
+    fit = SceneParams.from_vector(vector)
+    np.testing.assert_array_equal(vector[P.FACE_AND_POSE], start[P.FACE_AND_POSE])
+    assert np.all(np.abs(vector[P.RENDERING]) <= 1.0)
+    assert min(history) < 0.5 * history[0]
+    assert abs(fit.material - 0.2) < 0.5 * abs(1.0 - 0.2)
+    assert abs(fit.antenna_size - 0.28) < abs(0.21 - 0.28)

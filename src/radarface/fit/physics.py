@@ -52,7 +52,7 @@ class PhysicsConfig:
     steps: int = 20
     lr: float = 0.1  # the 17 face coefficients (units of their standard deviation)
     pose_lr: float = 0.02  # the scaled pose (x, y in units of 5 cm, angles of 5-10 degrees)
-    rendering_lr: float = 0.05  # scaled material and antenna size (their ranges are [-1, 1])
+    rendering_lr: float = 0.1  # scaled material and antenna size (their ranges are [-1, 1])
     dynamic_range_db: float = 20.0
     depth_weight: float = 0.05
     depth_scale_m: float = 3e-3
@@ -66,11 +66,12 @@ class PhysicsConfig:
 
     def __post_init__(self) -> None:
         strides = (self.pair_stride, self.freq_stride, self.pixel_stride)
-        rates_ok = self.lr > 0 and self.pose_lr > 0 and self.rendering_lr >= 0
+        rates = (self.lr, self.pose_lr, self.rendering_lr)
+        rates_ok = min(rates) >= 0 and max(rates) > 0
         if self.steps < 0 or not rates_ok or min(strides) < 1 or not self.depth_scale_m > 0:
             raise ValueError(
-                f"physics refinement needs steps >= 0, lr > 0, pose_lr > 0, rendering_lr >= 0, "
-                f"strides >= 1, "
+                f"physics refinement needs steps >= 0, rates lr, pose_lr, rendering_lr >= 0 "
+                f"(0 holds those values; one above 0), strides >= 1, "
                 f"depth scale > 0: "
                 f"{self}"
             )
@@ -142,16 +143,18 @@ def refine_physics(
     target_max_db = target_max_db - target_max_db.max()  # 0 dB at the strided image's peak
     target_depth = torch.from_numpy(item.depth_m[::stride, ::stride].astype(np.float32)).to(on)
     values = torch.tensor(start, dtype=torch.float64)
-    face, pose = (values[part].clone().requires_grad_() for part in (P.FACE, P.POSE))
+    face, pose = (values[part].clone() for part in (P.FACE, P.POSE))
     dynamic_range = values[P.DYNAMIC_RANGE : P.MATERIAL]  # the loss's own, not fitted
-    material_antenna = values[P.MATERIAL :].clone().requires_grad_(config.rendering_lr > 0)
+    # Material and antenna size within their ranges ([-1, 1] scaled), where an estimate may
+    # have left them; each step is projected back (projected Adam).
+    material_antenna = values[P.MATERIAL :].clamp(-1.0, 1.0)
     # Adam moves every value by about its learning rate per step: the pose's own, smaller rate
     # keeps a step of the translation at ~1 mm (a face coefficient's 0.1 moves the surface by
     # a fraction of a mm).
-    groups = [{"params": [face], "lr": config.lr}, {"params": [pose], "lr": config.pose_lr}]
-    if config.rendering_lr > 0:
-        groups.append({"params": [material_antenna], "lr": config.rendering_lr})
-    optimiser = torch.optim.Adam(groups)
+    rates = ((face, config.lr), (pose, config.pose_lr), (material_antenna, config.rendering_lr))
+    optimiser = torch.optim.Adam(
+        [{"params": [x.requires_grad_()], "lr": lr} for x, lr in rates if lr > 0]
+    )
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(config.steps, 1))
     # One sampling of the starting face, moved with the mesh on every step: resampling would
     # redraw the scatterers' positions and phases and make the loss jump between steps.
@@ -177,4 +180,6 @@ def refine_physics(
         value.backward()
         optimiser.step()
         schedule.step()
+        with torch.no_grad():
+            material_antenna.clamp_(-1.0, 1.0)
     return best[1], history, best[2]
