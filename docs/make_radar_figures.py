@@ -95,6 +95,42 @@ def scattering_figure(model, array, settings) -> None:
     fig.savefig(OUT / "radar_scattering.png", dpi=80)
 
 
+def depth_figure(model, array, settings) -> None:
+    """One face's depth error against its mesh under both depth estimators (coherent model)."""
+    import trimesh
+
+    from radarface.render import image_signal, simulate_scene
+
+    params = sample_face_params(model, seed=0, index=1)
+    mesh = Mesh(face_mesh(model, params).vertices_m, model.triangles, Reflectance(0.5, 0.25))
+    s = simulate_scene(mesh, array, settings)
+    x, y = np.meshgrid(settings.grid.x_m, settings.grid.y_m)
+    rays = trimesh.Trimesh(mesh.vertices_m, mesh.triangles, process=False).ray
+    origins = np.stack([x.ravel(), y.ravel(), np.zeros(x.size)], -1)
+    hits, index, _ = rays.intersects_location(
+        origins, np.tile([0.0, 0.0, 1.0], (x.size, 1)), multiple_hits=False
+    )
+    truth = np.full(x.size, np.nan)
+    truth[index] = hits[:, 2]
+    truth = truth.reshape(x.shape)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
+    for ax, estimator in zip(axes, ("parabola", "phase"), strict=True):
+        image = image_signal(s, array, replace(settings, depth_estimator=estimator))
+        error = 1e3 * (image.depth_m - truth)
+        shown = ax.imshow(
+            error, cmap="RdBu_r", vmin=-3, vmax=3, extent=image_extent_cm(settings.grid)
+        )
+        lit = np.isfinite(error)
+        ax.set_title(f"{estimator}\nmedian |depth - mesh| {np.median(np.abs(error[lit])):.2f} mm")
+        ax.set_xlim(-9, 9)
+        ax.set_ylim(-9, 9)
+        ax.set_xlabel("x, cm")
+        ax.set_ylabel("y, cm")
+    fig.colorbar(shown, ax=axes, label="mm (+: deeper than the mesh)")
+    fig.suptitle("One face (coherent model, material 0.5): depth error by estimator", fontsize=11)
+    fig.savefig(OUT / "radar_depth_estimators.png", dpi=80)
+
+
 def main() -> None:
     model = load_face_model(resolve_face_model_path(sys.argv[1] if len(sys.argv) > 1 else None))
     array, settings = qar50_array(), RenderSettings()
@@ -102,6 +138,7 @@ def main() -> None:
     reflectance_figure(model, array, settings)
     faces_figure(model, array, settings)
     scattering_figure(model, array, settings)
+    depth_figure(model, array, settings)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ MeshFormat = _choices("MeshFormat", ("ply", "obj"))
 MeshUnits = _choices("MeshUnits", MESH_UNITS_M)
 MeshFrame = _choices("MeshFrame", MESH_FRAMES)
 DepthEstimator = _choices("DepthEstimator", DEPTH_ESTIMATORS)
+SimulatedDepth = _choices("SimulatedDepth", ("auto", *DEPTH_ESTIMATORS))
 DatasetKind = _choices("DatasetKind", (k for k in KINDS if k != "mesh-dir"))  # see --mesh-dir
 PoseMode = _choices("PoseMode", POSES)
 Scattering = _choices("Scattering", SCATTERING_MODELS)
@@ -203,6 +204,13 @@ LrOption = Annotated[
     float | None,
     typer.Option(min=0.0, help="Adam learning rate (learned 0.01; physics: face 0.1, pose 0.02)."),
 ]
+SimulatedDepthOption = Annotated[
+    SimulatedDepth,
+    typer.Option(
+        help="auto: phase under coherent scattering, else parabola; parabola: the brightest "
+        "voxel (the paper's); phase: its carrier phase; maroon: MAROON's parabola on dB."
+    ),
+]
 ScatteringOption = Annotated[
     Scattering,
     typer.Option(
@@ -272,7 +280,7 @@ def _settings(
     pitch_mm: float,
     snr_db: float | None = None,
     z_range_m: tuple[float, float] | None = None,
-    depth_estimator: str = "parabola",
+    depth_estimator: str = "auto",
     scattering: str = "coherent",
 ):
     from radarface.radar import ImagingGrid, SamplingConfig
@@ -315,6 +323,7 @@ def simulate(
         str | None, typer.Option(help="Imaged depths MIN:MAX in cm (default 22.5:36).")
     ] = None,
     scattering: ScatteringOption = "coherent",
+    depth_estimator: SimulatedDepthOption = "auto",
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,
     tx: TxOption = None,
@@ -336,6 +345,7 @@ def simulate(
             pitch_mm,
             snr_db,
             z_range_m,
+            depth_estimator.value,
             scattering=scattering.value,
         )
         scene, model = build_scene(
@@ -388,7 +398,10 @@ def image(
     ] = "auto",
     depth_estimator: Annotated[
         DepthEstimator,
-        typer.Option(help="parabola: on |V| (radarface); maroon: on dB (MAROON's)."),
+        typer.Option(
+            help="parabola: the brightest voxel on |V| (the paper's); maroon: on dB (MAROON's); "
+            "phase: the carrier phase (needs a known reflection phase: simulated, coherent)."
+        ),
     ] = "parabola",
     dynamic_range_db: DynamicRangeOption = 20.0,
     pixels: PixelsOption = 128,
@@ -501,6 +514,7 @@ def dataset_generate(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     device: DeviceOption = None,
     scattering: ScatteringOption = "coherent",
+    depth_estimator: SimulatedDepthOption = "auto",
 ) -> None:
     """Generate a dataset into DIR, or finish an interrupted one (run the same command again)."""
     from radarface import data
@@ -523,6 +537,7 @@ def dataset_generate(
             mesh_units=mesh_units.value,
             mesh_frame=mesh_frame.value,
             sampling=SamplingConfig(scattering=scattering.value),
+            depth_estimator=depth_estimator.value,
         )
         _announce_compilation(device)
         report = data.generate_dataset(

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 #: of angles, and a face posed an ulp apart samples other scatterers: a sixth of the faces).
 #: 3: 2026-12-03, coherent physical-optics scattering by default (`SamplingConfig.scattering`;
 #: datasets record the model in their sampling settings, older ones load as "speckle").
-RENDERER_REVISION = 3
+RENDERER_REVISION = 4
 
 MESH_UNITS_M = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
 #: Frames a mesh file may be in: radarface's radar frame, or MAROON's x-mirrored reconstruction
@@ -76,10 +76,26 @@ class RenderSettings:
     snr_db: float | None = None
     method: str = "auto"  # back-projection backend, see radarface.radar.backproject
     device: str | None = None  # None or "cpu": numba kernels; "cuda[:N]": torch on that GPU
-    depth_estimator: str = "parabola"  # see radarface.radar.form_image (numpy images only)
+    # radarface.radar.DEPTH_ESTIMATORS (numpy images only), or "auto": "phase" under coherent
+    # scattering (its reflection phase is fixed), else "parabola" (the paper's)
+    depth_estimator: str = "auto"
+
+    @property
+    def depth_estimator_used(self) -> str:
+        """The depth estimator that "auto" resolves to for this sampling."""
+        if self.depth_estimator != "auto":
+            return self.depth_estimator
+        return "phase" if self.sampling.scattering == "coherent" else "parabola"
 
     def __post_init__(self) -> None:
+        from radarface.radar import DEPTH_ESTIMATORS
+
         check_device(self.device)
+        if self.depth_estimator not in ("auto", *DEPTH_ESTIMATORS):
+            raise ValueError(
+                f"unknown depth estimator {self.depth_estimator!r}; use auto or "
+                f"{', '.join(DEPTH_ESTIMATORS)}"
+            )
 
 
 def check_device(device: str | None, allow_auto: bool = False) -> None:
@@ -288,7 +304,7 @@ def image_signal(s: np.ndarray, array: RadarArray, settings: RenderSettings) -> 
         settings.dynamic_range_db,
         settings.method,
         settings.device,
-        settings.depth_estimator,
+        settings.depth_estimator_used,
     )
 
 
@@ -372,7 +388,30 @@ def render_torch(
     # Only each column's brightest voxel and its z neighbours carry gradient through the max
     # projection: find them with the fast back-projection, then image just those in torch.
     volume = backproject(s.detach(), array, settings.grid, method=settings.method, device=device)
-    return project_brightest(s, array, settings.grid, volume, dynamic_range_db)
+    max_db, depth = project_brightest(s, array, settings.grid, volume, dynamic_range_db)
+    if settings.depth_estimator_used == "phase":
+        # The phase estimator's depth values, with the brightest voxel's gradient (both follow
+        # the surface; the phase one without the parabola's bias): a straight-through estimate.
+        depth = depth + (_phase_depth_like(s, array, settings.grid, volume, depth) - depth).detach()
+    return max_db, depth
+
+
+def _phase_depth_like(
+    s: torch.Tensor, array: RadarArray, grid: ImagingGrid, volume: Any, depth: torch.Tensor
+) -> torch.Tensor:
+    """The phase depth estimate (radar.phase_depth) where the image is within
+    PHASE_DEPTH_RANGE_DB of its peak, `depth` elsewhere; a tensor like `depth`."""
+    import torch
+
+    from radarface.radar.images import PHASE_DEPTH_RANGE_DB
+    from radarface.radar.phase_depth import phase_depth
+
+    volume = volume.detach().cpu().numpy() if is_tensor(volume) else np.asarray(volume)
+    mag = np.abs(volume).max(0)
+    columns = mag >= mag.max() * 10 ** (-PHASE_DEPTH_RANGE_DB / 20)
+    found = phase_depth(volume, s.detach().cpu().numpy(), array, grid, columns)
+    found = torch.from_numpy(found).to(depth.device, depth.dtype)
+    return torch.where(torch.from_numpy(columns).to(depth.device), found, depth.detach())
 
 
 def scene_metadata(
@@ -444,7 +483,12 @@ def render_to_dir(
     image = render(scene, array, settings, seed=seed, model=model)
     warnings = [w for w in (edge_warning(image, settings.grid),) if w]
     record = {**scene_metadata(scene, seed=seed, model=model), **(meta or {})}
-    meta = {**record, "settings": settings, "warnings": warnings}
+    meta = {
+        **record,
+        "settings": settings,
+        "depth_estimator": settings.depth_estimator_used,
+        "warnings": warnings,
+    }
     write_image_outputs(out_dir, image, meta, settings.grid)
     return warnings
 
@@ -486,7 +530,8 @@ def image_capture_to_dir(
         "echoes_m": echoes,
     }
     record = {**(meta or {}), "capture": capture.info, "z_range": z_range, "warnings": warnings}
-    write_image_outputs(out_dir, image, {**record, "settings": settings}, settings.grid)
+    meta = {**record, "settings": settings, "depth_estimator": settings.depth_estimator_used}
+    write_image_outputs(out_dir, image, meta, settings.grid)
     return messages + warnings
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from radarface.facemodel import MorphableModel, load_face_model, resolve_face_model_path
 from radarface.io import jsonable
-from radarface.radar import ImagingGrid, RadarArray, SamplingConfig
+from radarface.radar import DEPTH_ESTIMATORS, ImagingGrid, RadarArray, SamplingConfig
 
 KINDS = ("random", "eval", "mesh-dir")
 POSES = ("sampled", "neutral")
@@ -50,6 +50,9 @@ class DatasetConfig:
     mesh_files: tuple[str, ...] = ()
     n_val: int = 0
     split_seed: int = 0
+    # how the depth images were read from the volume (radarface.radar.DEPTH_ESTIMATORS); sets
+    # made before the option (renderer revision < 4) used the brightest voxel's parabola
+    depth_estimator: str = "parabola"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -64,6 +67,11 @@ class DatasetConfig:
             raise ValueError("a mesh-dir dataset needs its mesh directory and one file per sample")
         if not 0 <= self.n_val <= self.n:
             raise ValueError(f"the validation split ({self.n_val}) must lie in [0, {self.n}]")
+        if self.depth_estimator not in DEPTH_ESTIMATORS:
+            raise ValueError(
+                f"unknown depth estimator {self.depth_estimator!r}; use "
+                f"{', '.join(DEPTH_ESTIMATORS)}"
+            )
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -140,23 +148,28 @@ def build_config(
     mesh_units: str = "m",
     mesh_frame: str = "radar",
     sampling: SamplingConfig | None = None,
+    depth_estimator: str = "auto",
 ) -> DatasetConfig:
     """The configuration of a random, eval (10 identities x 5 expressions) or mesh-dir dataset.
 
     n defaults to 10,000 (random); eval and mesh-dir sets have a fixed size. The validation split
     defaults to 15% of a random set and 0 otherwise; split_seed defaults to seed. A mesh_dir
     makes a mesh-dir set (kind "random" or "mesh-dir"), its meshes in mesh_frame (see
-    radarface.render.MESH_FRAMES).
+    radarface.render.MESH_FRAMES). depth_estimator "auto": "phase" under coherent scattering,
+    else "parabola" (see RenderSettings).
     """
     from radarface.facemodel import component_count
-    from radarface.render import MESH_FRAMES, MESH_UNITS_M
+    from radarface.render import MESH_FRAMES, MESH_UNITS_M, RenderSettings
 
+    sampling = sampling or SamplingConfig()
+    used = RenderSettings(grid=grid, sampling=sampling, depth_estimator=depth_estimator)
     common: dict[str, Any] = {
         "seed": seed,
         "array": array,
         "grid": grid,
-        "sampling": sampling or SamplingConfig(),
+        "sampling": sampling,
         "split_seed": seed if split_seed is None else split_seed,
+        "depth_estimator": used.depth_estimator_used,
     }
     if mesh_dir is not None or kind == "mesh-dir":
         if kind == "eval" or mesh_dir is None:

@@ -72,6 +72,7 @@ def render_settings(config: DatasetConfig, device: str | None = None) -> RenderS
         dynamic_range_db=config.mask_dynamic_range_db,
         method=config.imaging_method,
         device=device,
+        depth_estimator=config.depth_estimator,
     )
 
 

@@ -25,6 +25,7 @@ class RadarInput:
     truth_face_model: str | None = None  # content hash of the face model of `truth`
     source: dict[str, Any] = field(default_factory=dict)  # provenance
     pixels_m: tuple[np.ndarray, np.ndarray] | None = None  # (x_m (W,), y_m (H,)) where recorded
+    depth_estimator: str = "parabola"  # how depth_m was read (radarface.radar.DEPTH_ESTIMATORS)
 
 
 def _finite(name: str, array: np.ndarray, path: Path) -> np.ndarray:
@@ -65,6 +66,7 @@ def read_image_npz(path: str | Path) -> RadarInput:
         face_model,
         {"image": str(npz)},
         (arrays["x_m"], arrays["y_m"]),
+        meta.get("depth_estimator", "parabola"),  # outputs from before the option: parabola
     )
 
 
@@ -106,6 +108,7 @@ def read_dataset_samples(
                 truth=truth,
                 truth_face_model=face_model,
                 source={"dataset": str(path), "index": index, "split": split},
+                depth_estimator=config.depth_estimator,
             )
         )
     return inputs
@@ -143,7 +146,9 @@ def read_capture(
     from radarface.render import RenderSettings, image_signal
 
     capture = read_measurement(path, empty_filtered=empty_filtered)
-    image = image_signal(capture.s, capture.array, RenderSettings(grid=grid, device=device))
+    # The brightest voxel's parabola: a measured surface's reflection phase is not known
+    settings = RenderSettings(grid=grid, device=device, depth_estimator="parabola")
+    image = image_signal(capture.s, capture.array, settings)
     return RadarInput(Path(path).stem, image.max_db, image.peak_depth_m, source={"capture": path})
 
 

@@ -136,6 +136,7 @@ def refine_physics(
         grid=grid.strided(stride),
         sampling=SamplingConfig(scattering=config.scattering, spacing_m=config.spacing_m),
         device=device,
+        depth_estimator=item.depth_estimator,  # read the rendering's depth as the input's
     )
     on = torch.device(device or "cpu")
     array = coarse_array(array, config)

@@ -24,9 +24,13 @@ Array = Any  # np.ndarray or torch.Tensor
 #: |V| below this fraction of the image maximum is treated as this fraction (avoids log10(0)).
 _FLOOR = 1e-12
 
-#: Depth estimators of `form_image`: "parabola" (`project_volume`, on |V|) or "maroon"
-#: (`maroon_depth`, MAROON's, on dB).
-DEPTH_ESTIMATORS = ("parabola", "maroon")
+#: Depth estimators of `form_image`: "parabola" (`project_volume`, on |V|: the paper's brightest
+#: voxel), "maroon" (`maroon_depth`, MAROON's, on dB) or "phase" (`radar.phase_depth`: the
+#: carrier phase of the brightest voxel, for the coherent scattering model).
+DEPTH_ESTIMATORS = ("parabola", "maroon", "phase")
+#: The phase estimator reads the pixels within this many dB of the peak (every dynamic range
+#: the networks train on, 15-30 dB); the others keep the parabola's depth.
+PHASE_DEPTH_RANGE_DB = 30.0
 
 
 def project_volume(volume_zyx: Array, grid: ImagingGrid) -> tuple[Array, Array]:
@@ -201,9 +205,11 @@ def form_image(
     grid: ImagingGrid,
     dynamic_range_db: float = 20.0,
     depth_estimator: str = "parabola",
+    s: np.ndarray | None = None,
+    array: RadarArray | None = None,
 ) -> RadarImage:
     """Project a volume (n_z, n_y, n_x) and clip it at -dynamic_range_db dB (numpy); the depth
-    by one of DEPTH_ESTIMATORS."""
+    by one of DEPTH_ESTIMATORS ("phase" also needs the signal s and its array)."""
     if depth_estimator not in DEPTH_ESTIMATORS:
         raise ValueError(
             f"unknown depth estimator {depth_estimator!r}; use {' or '.join(DEPTH_ESTIMATORS)}"
@@ -212,7 +218,14 @@ def form_image(
     max_db, depth = project_volume(volume_zyx, grid)
     if depth_estimator == "maroon":
         depth = maroon_depth(volume_zyx, grid)
-    return clip_image(max_db, depth, grid, dynamic_range_db)
+    if depth_estimator == "phase":
+        from radarface.radar.phase_depth import phase_depth
+
+        if s is None or array is None:
+            raise ValueError("the phase depth estimator needs the signal and its array")
+        columns = max_db >= -PHASE_DEPTH_RANGE_DB
+        depth = np.where(columns, phase_depth(volume_zyx, s, array, grid, columns), depth)
+    return clip_image(max_db, depth.astype(np.float32), grid, dynamic_range_db)
 
 
 def image_volume(
@@ -231,4 +244,6 @@ def image_volume(
     volume = backproject(s, array, grid, method=method, device=device)
     if is_tensor(volume):
         volume = volume.detach().cpu().numpy()
-    return form_image(volume, grid, dynamic_range_db, depth_estimator)
+    if is_tensor(s):
+        s = s.detach().cpu().numpy()
+    return form_image(volume, grid, dynamic_range_db, depth_estimator, s, array)
