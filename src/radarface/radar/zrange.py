@@ -122,12 +122,17 @@ def echoes_warning(echoes: Echoes, grid: ImagingGrid) -> str | None:
 
 
 def edge_warning(image: RadarImage, grid: ImagingGrid) -> str | None:
-    """A warning when the image's brightest pixel peaks on the grid's first or last slice."""
+    """A warning when the image's brightest pixel peaks on (or, by the phase estimator, beyond)
+    the grid's first or last slice."""
     row, col = np.unravel_index(np.argmax(image.max_db), image.max_db.shape)
     depth = float(image.peak_depth_m[row, col])
     z = grid.z_m
-    for name, edge in (("first", z[0]), ("last", z[-1])):
-        if abs(depth - edge) <= 0.5 * grid.z_step_m:
+    half = 0.5 * grid.z_step_m
+    for name, edge, beyond in (
+        ("first", z[0], depth <= z[0] + half),
+        ("last", z[-1], depth >= z[-1] - half),
+    ):
+        if beyond:
             return (
                 f"warning: the brightest echo peaks on the imaging grid's {name} slice (z = "
                 f"{edge * 100:.1f} cm): the scene probably extends beyond its z range "
