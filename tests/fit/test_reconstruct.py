@@ -189,7 +189,13 @@ def test_physics_refinement_moves_material_and_antenna_size_within_their_ranges(
     start = truth.to_vector()
     start[P.MATERIAL], start[P.ANTENNA_SIZE] = 1.5, -0.8  # material 1.25, antenna size 0.21
     config = PhysicsConfig(
-        steps=20, lr=0.0, pose_lr=0.0, pair_stride=1, freq_stride=1, pixel_stride=1
+        steps=20,
+        lr=0.0,
+        pose_lr=0.0,
+        rendering_lr=0.1,
+        pair_stride=1,
+        freq_stride=1,
+        pixel_stride=1,
     )
     vector, history, _ = refine_physics(model, start, item, array, grid, config)
     fit = SceneParams.from_vector(vector)

@@ -10,10 +10,9 @@ loss finite where either image has no echo), z the depth images, compared where 
 within theta dB of their peaks, in units of s_z (default 3 mm, one depth slice) under a Huber
 penalty (quadratic within one unit, linear beyond: a speckle-displaced depth pixel pulls no
 harder than a few millimetres' error), p_face the 17 coefficients (an optional Gaussian prior).
-The material factor and the antenna size are refined too (their own rate `rendering_lr`, 0:
-keep them as estimated; clamped into the paper's ranges), since an estimate that is off in
-them changes the image's brightness pattern, which the shape would otherwise absorb; the
-dynamic range is the loss's. Adam runs `steps` steps (learning rate on a cosine decay to zero) and
+The material factor and the antenna size can be refined too (their own rate `rendering_lr`;
+default 0: kept as estimated, clamped into the paper's ranges); the dynamic range is the
+loss's. Adam runs `steps` steps (learning rate on a cosine decay to zero) and
 the iterate with the lowest loss is returned (the start included), so a fit never ends worse, on
 its own loss, than it began.
 
@@ -52,7 +51,9 @@ class PhysicsConfig:
     steps: int = 20
     lr: float = 0.1  # the 17 face coefficients (units of their standard deviation)
     pose_lr: float = 0.02  # the scaled pose (x, y in units of 5 cm, angles of 5-10 degrees)
-    rendering_lr: float = 0.1  # scaled material and antenna size (their ranges are [-1, 1])
+    # scaled material and antenna size (ranges [-1, 1]); 0 holds them: refining them moved them
+    # away from the truth and did not help the face on 16 images (docs/fit.md)
+    rendering_lr: float = 0.0
     dynamic_range_db: float = 20.0
     depth_weight: float = 0.05
     depth_scale_m: float = 3e-3
