@@ -117,3 +117,11 @@ def test_material_and_antenna_size_gradients(sparse_qar50, make_plate, scatterin
     assert abs(numeric[1]) > 1e-3 * abs(numeric[0])  # the lobe's width matters here
     for analytic in found:
         np.testing.assert_allclose(analytic, numeric, rtol=5e-3)
+
+
+def test_adjoint_declines_exact_facets(sparse_qar50) -> None:
+    vertices, faces = sphere_cap(5)
+    sampling = SamplingConfig(facet_edge_m=8e-3, facet_integral="exact")
+    sc = mesh_scatterers(sparse_qar50, vertices, faces, sampling, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="second order only.*method='torch'"):
+        simulate_scatterers_adjoint(sparse_qar50, sc, REFLECTANCE, 1e-3)

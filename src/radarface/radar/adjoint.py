@@ -251,6 +251,7 @@ class _Spread(torch.autograd.Function):
             array, *(x.astype(np.float32) for x in inputs[:2]), vis_tx, vis_rx,
             inputs[2].astype(np.complex64), inputs[3].astype(np.float32), glints,
             inputs[4].astype(np.float32), float(inv_r2) ** -0.5, threshold,
+            np.zeros((0, 3, 3), dtype=np.float32),
         )  # fmt: skip
         ctx.constants, ctx.inputs, ctx.inv_r2 = constants, inputs, float(inv_r2)
         ctx.window = (spread.first_node, spread.n_grid)
@@ -290,6 +291,11 @@ def simulate_scatterers_adjoint(
     gradients (points, normals, areas, facet moments, and the reflectance's material and
     antenna size where they are tensors; the visibilities and the glint selection are
     constants) through the numba kernel and its adjoint."""
+    if sc.facet_offsets_m is not None:
+        raise ValueError(
+            "the CPU adjoint integrates facets to second order only: sample the scatterers with "
+            "facet_integral='gaussian', or simulate with method='torch'"
+        )
     if len(sc.points_m) == 0:
         return torch.zeros((array.n_tx, array.n_rx, array.n_freq), dtype=torch.complex64)
     cpu = torch.device("cpu")

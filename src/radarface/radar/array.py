@@ -178,6 +178,9 @@ SCATTERING_MODELS = ("coherent", "speckle")
 #: Default longest sub-facet edge of the coherent model (chosen by convergence and speed, see
 #: docs/radar.md).
 FACET_EDGE_M = 4e-3
+#: How the coherent model integrates the phase over a facet: "gaussian", exp(-k^2 q^T M q / 24),
+#: exact to second order; "exact", the closed-form integral over the flat triangle (docs/radar.md).
+FACET_INTEGRALS = ("gaussian", "exact")
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,8 @@ class SamplingConfig:
 
     scattering "coherent" (default): physical optics with phases fixed by the geometry; every
     triangle is cut into regular sub-facets with edges <= facet_edge_m, each one scatterer at its
-    centroid with its area and a facet factor (`radarface.radar.reflectance`). "speckle": area-
+    centroid with its area and a facet factor (`radarface.radar.reflectance`; facet_integral
+    "gaussian" to second order, or "exact", which converges at larger facets). "speckle": area-
     weighted random points, one per spacing_m^2, with a random phase per point in the diffuse
     term (a surface rough on the wavelength scale; the model of datasets before revision 3).
     """
@@ -196,11 +200,17 @@ class SamplingConfig:
     specular_threshold: float = 1e-3  # lobe values below this are dropped
     scattering: str = "coherent"  # "coherent" or "speckle"
     facet_edge_m: float = FACET_EDGE_M  # coherent: longest sub-facet edge
+    facet_integral: str = "gaussian"  # coherent: one of FACET_INTEGRALS
 
     def __post_init__(self) -> None:
         if self.scattering not in SCATTERING_MODELS:
             raise ValueError(
                 f"unknown scattering {self.scattering!r}; use {' or '.join(SCATTERING_MODELS)}"
+            )
+        if self.facet_integral not in FACET_INTEGRALS:
+            raise ValueError(
+                f"unknown facet integral {self.facet_integral!r}; use "
+                f"{' or '.join(FACET_INTEGRALS)}"
             )
         if not (self.spacing_m > 0 and self.facet_edge_m > 0):
             raise ValueError("spacing_m and facet_edge_m must be positive")

@@ -137,11 +137,15 @@ def subdivide_surface(mesh: trimesh.Trimesh, facet_edge_m: float) -> ScatterPoin
     return ScatterPoints(points, normals, area, tri, bary, corners)
 
 
-def facet_moments(mesh: trimesh.Trimesh, pts: ScatterPoints) -> np.ndarray:
-    """(P, 3, 3) second moment sum_i e_i e_i^T of each sub-facet's corners about its centroid."""
+def facet_offsets(mesh: trimesh.Trimesh, pts: ScatterPoints) -> np.ndarray:
+    """(P, 3 corners, 3) each sub-facet's corners e_i about its centroid, metres."""
     corner_m = np.einsum("pck,pkd->pcd", pts.corners, mesh.vertices[mesh.faces[pts.triangle]])
-    e = corner_m - corner_m.mean(axis=1, keepdims=True)
-    return np.einsum("pci,pcj->pij", e, e)
+    return corner_m - corner_m.mean(axis=1, keepdims=True)
+
+
+def facet_moments(offsets_m: np.ndarray) -> np.ndarray:
+    """(P, 3, 3) second moment sum_i e_i e_i^T of corner offsets (P, 3, 3)."""
+    return np.einsum("pci,pcj->pij", offsets_m, offsets_m)
 
 
 COARSE_STRIDE = 3  # visibility's first pass casts to every 3rd sampled antenna
@@ -221,8 +225,9 @@ class MeshScatterers:
     barycentric: np.ndarray  # (P, 3) its barycentric coordinates there
     n_sampled: int  # points drawn before the invisible ones were dropped (speckle: area / this)
     scattering: str = "speckle"  # "coherent" (sub-facets, geometric phases) or "speckle"
-    facet_moment_m2: np.ndarray | None = None  # coherent: (P, 3, 3) sum_i e_i e_i^T of corners
+    facet_moment_m2: np.ndarray | None = None  # gaussian facets: (P, 3, 3) sum_i e_i e_i^T
     facet_corners: np.ndarray | None = None  # coherent: (P, 3, 3) corners' barycentrics
+    facet_offsets_m: np.ndarray | None = None  # exact facets: (P, 3 corners, 3) e_i
 
 
 def mesh_scatterers(
@@ -259,6 +264,8 @@ def mesh_scatterers(
     vis_tx = visibility(mesh, pts.points_m, normals, array.tx_m, sampling.visibility_stride)
     vis_rx = visibility(mesh, pts.points_m, normals, array.rx_m, sampling.visibility_stride)
     seen = (vis_tx.max(axis=1) > 0) & (vis_rx.max(axis=1) > 0)
+    offsets = facet_offsets(mesh, pts)[seen] if coherent else None
+    exact = coherent and sampling.facet_integral == "exact"
     return MeshScatterers(
         pts.points_m[seen],
         normals[seen],
@@ -270,8 +277,9 @@ def mesh_scatterers(
         pts.barycentric[seen],
         len(pts.points_m),
         sampling.scattering,
-        facet_moments(mesh, pts)[seen] if coherent else None,
+        facet_moments(offsets) if coherent and not exact else None,
         pts.corners[seen] if coherent else None,
+        offsets if exact else None,
     )
 
 
@@ -313,8 +321,8 @@ def scatterers_from_vertices(
     Points are the barycentric combinations of their triangles' vertices, normals the normalised
     combinations of the vertex normals (turned as sc's normals are); areas are the mesh's area
     over the number of points drawn (speckle, as `sample_surface`) or each sub-facet's own area
-    (coherent, with its second moment, from its corners); visibilities and diffuse phases are
-    sc's (without gradients).
+    (coherent, with its second moment or corner offsets, from its corners); visibilities and
+    diffuse phases are sc's (without gradients).
     """
     import torch
 
@@ -332,12 +340,16 @@ def scatterers_from_vertices(
     turned = torch.as_tensor(sc.normals, dtype=dtype, device=device)
     flip = (normals.detach() * turned).sum(dim=1, keepdim=True) < 0
     area, moment, corners = (total_area / sc.n_sampled).expand(len(tri)), None, None
+    offsets = None
     if sc.scattering == "coherent":
         corners = torch.as_tensor(sc.facet_corners, dtype=dtype, device=device)
         corner_m = torch.einsum("pck,pkd->pcd", corners, vertices_m[faces[tri]])
         e = corner_m - corner_m.mean(dim=1, keepdim=True)
         area = 0.5 * torch.linalg.cross(e[:, 1] - e[:, 0], e[:, 2] - e[:, 0]).norm(dim=1)
-        moment = torch.einsum("pci,pcj->pij", e, e)
+        if sc.facet_offsets_m is None:
+            moment = torch.einsum("pci,pcj->pij", e, e)
+        else:
+            offsets = e
     return MeshScatterers(
         points_m=points,
         normals=torch.where(flip, -normals, normals),
@@ -351,4 +363,5 @@ def scatterers_from_vertices(
         scattering=sc.scattering,
         facet_moment_m2=moment,
         facet_corners=corners,
+        facet_offsets_m=offsets,
     )

@@ -24,6 +24,7 @@ from radarface.radar.profiles import unit_phasor
 from radarface.radar.reflectance import (
     Reflectance,
     exp_f32,
+    facet_integral,
     facet_scale_m2,
     lambert_factor,
     may_glint,
@@ -48,6 +49,10 @@ def _spread_pairs(
     specular_w,
     specular_points,
     mu_tx,
+    x_tx,
+    e_tx,
+    x_rx,
+    e_rx,
     capture_radius_m,
     log_threshold,
     dk,
@@ -60,15 +65,18 @@ def _spread_pairs(
     grid node first_node + j (mod n_grid; see radarface.radar.nufft).
 
     Per pair and point: v = c_tx c_rx (diffuse_w g_tx g_rx + specular_w L) F, tau = d_tx + d_rx,
-    with g, L and the facet factor's cross term F = exp(-2 mu_tx.u_rx) (mu = k_c^2 M u / 24;
-    mu_tx of shape (n_tx, 0, 3): no facets, F = 1) of radarface.radar.reflectance. TX-side
-    arrays are (n_tx, P[, 3]), RX-side arrays (P, n_rx) and u_rx (P, 3, n_rx): for one TX and
-    point, branch-free float32 loops over the RX compute every contribution and its grid
+    with g, L and the facet factor of radarface.radar.reflectance: under the Gaussian facet
+    integral its cross term F = exp(-2 mu_tx.u_rx) (mu = k_c^2 M u / 24; mu_tx of shape
+    (n_tx, 0, 3): none), under the exact one F = `facet_integral` of the corner phases
+    x_tx + x_rx and phasors e_tx e_rx (x_tx, e_tx (n_tx, P or 0, 3); x_rx, e_rx (P, 3, n_rx)).
+    TX-side arrays are (n_tx, P[, 3]), RX-side arrays (P, n_rx) and u_rx (P, 3, n_rx): for one
+    TX and point, branch-free float32 loops over the RX compute every contribution and its grid
     position (vectorised), a last one spreads them, each RX into its own grid.
     """
     n_tx, n_pts = c_tx.shape
     n_rx = c_rx.shape[1]
     facets = mu_tx.shape[1] > 0
+    exact = x_tx.shape[1] > 0
     grids = np.zeros((n_tx, n_rx, n_window), dtype=np.complex64)
     two_pi = np.float32(2.0 * np.pi)
     inv_h = np.float32(n_grid / (2.0 * np.pi))
@@ -110,6 +118,14 @@ def _spread_pairs(
                 for r in range(n_rx):
                     cross = mx * u_rx[p, 0, r] + my * u_rx[p, 1, r] + mz * u_rx[p, 2, r]
                     factor[r] = exp_f32(max(np.float32(-2.0) * cross, np.float32(-80.0)))
+            if exact:  # the exact facet integral, from the corners' TX and RX phase parts
+                xt0, xt1, xt2 = x_tx[t, p, 0], x_tx[t, p, 1], x_tx[t, p, 2]
+                et0, et1, et2 = e_tx[t, p, 0], e_tx[t, p, 1], e_tx[t, p, 2]
+                for r in range(n_rx):
+                    v[r] *= facet_integral(
+                        xt0 + x_rx[p, 0, r], xt1 + x_rx[p, 1, r], xt2 + x_rx[p, 2, r],
+                        et0 * e_rx[p, 0, r], et1 * e_rx[p, 1, r], et2 * e_rx[p, 2, r],
+                    )  # fmt: skip
             for r in range(n_rx):
                 taps = table[row[r]]
                 g = grid_t[r]
@@ -121,20 +137,24 @@ def _spread_pairs(
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _antenna_terms(
-    antennas_m, vis, points_m, normals, k_carrier, moments, facet_scale
+    antennas_m, vis, points_m, normals, k_carrier, moments, facet_scale, offsets
 ):  # pragma: no cover - compiled
     """Per (antenna, point): carrier exp(-j k d) vis / d, Lambert factor g, distance d, unit
-    vector u, and mu = facet_scale M u of the facet moments M.
+    vector u, mu = facet_scale M u of the facet moments M, and the corner phases
+    x_i = k_c u.e_i of the corner offsets e_i with their phasors exp(j x_i).
 
-    antennas_m (n_ant, 3), vis (P, n_ant), points_m and normals (P, 3), moments (P, 3, 3) or
-    (0, 3, 3) (no facets) -> arrays (n_ant, P), (n_ant, P, 3) and mu (n_ant, P or 0, 3); with
-    facets the carrier carries the separable part exp(-u.mu) of the facet factor. The carrier
-    phasor comes from radarface.radar.profiles.unit_phasor.
+    antennas_m (n_ant, 3), vis (P, n_ant), points_m and normals (P, 3), moments and offsets
+    (P, 3, 3) or (0, 3, 3) (no such facets) -> arrays (n_ant, P), (n_ant, P, 3), mu (n_ant, P or
+    0, 3), x and phasors (n_ant, P or 0, 3); with moments the carrier carries the separable part
+    exp(-u.mu) of the Gaussian facet factor. The carrier phasor comes from
+    radarface.radar.profiles.unit_phasor.
     """
     inv_lambda = k_carrier / (2 * np.pi)
     n_ant, n_pts = antennas_m.shape[0], points_m.shape[0]
-    facets = moments.shape[0] > 0
+    facets, exact = moments.shape[0] > 0, offsets.shape[0] > 0
     mu = np.zeros((n_ant, moments.shape[0], 3), dtype=np.float32)
+    corner_x = np.zeros((n_ant, offsets.shape[0], 3), dtype=np.float32)
+    corner_e = np.zeros((n_ant, offsets.shape[0], 3), dtype=np.complex64)
     carrier = np.empty((n_ant, n_pts), dtype=np.complex64)
     lambert = np.empty((n_ant, n_pts), dtype=np.float32)
     dist = np.empty((n_ant, n_pts), dtype=np.float32)
@@ -156,18 +176,24 @@ def _antenna_terms(
                 mz = facet_scale * (m[2, 0] * ux + m[2, 1] * uy + m[2, 2] * uz)
                 mu[a, p, 0], mu[a, p, 1], mu[a, p, 2] = mx, my, mz
                 amp *= np.exp(-(mx * ux + my * uy + mz * uz))
+            if exact:
+                for i in range(3):
+                    e = offsets[p, i]
+                    x = k_carrier * (ux * e[0] + uy * e[1] + uz * e[2])
+                    corner_x[a, p, i] = x
+                    corner_e[a, p, i] = np.cos(x) + 1j * np.sin(x)
             carrier[a, p] = amp * cs - 1j * (amp * sn)
             lambert[a, p] = lambert_factor(cos)
             dist[a, p] = d
             unit[a, p, 0], unit[a, p, 1], unit[a, p, 2] = ux, uy, uz
-    return carrier, lambert, dist, unit, mu
+    return carrier, lambert, dist, unit, mu, corner_x, corner_e
 
 
-def facet_moments_f32(sc: MeshScatterers) -> np.ndarray:
-    """The scatterers' facet moments (P, 3, 3) float32, or (0, 3, 3) when they have none."""
-    if sc.facet_moment_m2 is None:
+def facets_f32(facets: np.ndarray | None) -> np.ndarray:
+    """Facet moments or corner offsets (P, 3, 3) as float32, or (0, 3, 3) for None."""
+    if facets is None:
         return np.zeros((0, 3, 3), dtype=np.float32)
-    return np.ascontiguousarray(sc.facet_moment_m2, dtype=np.float32)
+    return np.ascontiguousarray(facets, dtype=np.float32)
 
 
 def simulate_scatterers_numba(
@@ -185,8 +211,8 @@ def simulate_scatterers_numba(
     )
     spread = spread_scatterers(
         array, sc.points_m, sc.normals, sc.vis_tx, sc.vis_rx, diffuse_w, specular_w,
-        specular_points, facet_moments_f32(sc), float(reflectance.capture_radius_m),
-        specular_threshold,
+        specular_points, facets_f32(sc.facet_moment_m2), float(reflectance.capture_radius_m),
+        specular_threshold, facets_f32(sc.facet_offsets_m),
     )  # fmt: skip
     return window_modes(spread.grids, spread.first_node, array.n_freq, spread.n_grid)
 
@@ -213,20 +239,22 @@ def spread_scatterers(
     moments: np.ndarray,
     capture_radius_m: float,
     specular_threshold: float,
+    offsets: np.ndarray,
 ) -> Spread:
     """Spread P scatterers onto every pair's grid window (`_spread_pairs`): points and normals
     (P, 3), visibilities (P, n_tx) and (P, n_rx), weights (P,) from `point_weights_np`, the
-    glinting points (P,) bool and the facet moments (P, 3, 3) or (0, 3, 3)."""
+    glinting points (P,) bool, the Gaussian facets' moments and the exact facets' corner offsets
+    (each (P, 3, 3), or (0, 3, 3) where the scatterers have none)."""
     k_carrier, dk = sweep_wavenumbers(array)
     scale = facet_scale_m2(array)
-    c_tx, g_tx, d_tx, u_tx, mu_tx = _antenna_terms(
-        array.tx_m, vis_tx, points_m, normals, k_carrier, moments, scale
+    c_tx, g_tx, d_tx, u_tx, mu_tx, x_tx, e_tx = _antenna_terms(
+        array.tx_m, vis_tx, points_m, normals, k_carrier, moments, scale, offsets
     )
-    c_rx, g_rx, d_rx, u_rx, _ = _antenna_terms(
-        array.rx_m, vis_rx, points_m, normals, k_carrier, moments, scale
+    c_rx, g_rx, d_rx, u_rx, _, x_rx, e_rx = _antenna_terms(
+        array.rx_m, vis_rx, points_m, normals, k_carrier, moments, scale, offsets
     )
     c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
-    u_rx = np.ascontiguousarray(u_rx.transpose(1, 2, 0))  # (P, 3, n_rx)
+    u_rx, x_rx, e_rx = (np.ascontiguousarray(x.transpose(1, 2, 0)) for x in (u_rx, x_rx, e_rx))
     n_grid = OVERSAMPLE * array.n_freq
     tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
     tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
@@ -245,6 +273,10 @@ def spread_scatterers(
         specular_w,
         specular_points,
         mu_tx,
+        x_tx,
+        e_tx,
+        x_rx,
+        e_rx,
         capture_radius_m,
         math.log(specular_threshold),
         dk,

@@ -22,6 +22,7 @@ from radarface.radar.nufft import (
 )
 from radarface.radar.reflectance import (
     Reflectance,
+    facet_integral_torch,
     facet_scale_m2,
     lambert_factor_torch,
     may_glint,
@@ -45,10 +46,12 @@ def _antenna_terms_torch(
     k_carrier: float,
     moments: torch.Tensor | None,
     facet_scale: float,
+    offsets: torch.Tensor | None,
 ) -> tuple[torch.Tensor, ...]:
     """The numba `_antenna_terms` in torch, (P, n_ant): carrier exp(-j k d) vis / d (times
-    exp(-u.mu) with facets), Lambert factor g, d, n.u, the unit vectors u (P, n_ant, 3) from the
-    points to the antennas and mu = facet_scale M u (P, n_ant, 3), or None without facets."""
+    exp(-u.mu) with Gaussian facets), Lambert factor g, d, n.u, the unit vectors u (P, n_ant, 3)
+    from the points to the antennas, mu = facet_scale M u (P, n_ant, 3) or None, and the exact
+    facets' corner phases k_c u.e_i (P, n_ant, 3) or None."""
     vec = antennas_m[None, :, :] - points_m[:, None, :]
     dist = vec.norm(dim=2)
     unit = vec / dist[..., None]
@@ -59,7 +62,9 @@ def _antenna_terms_torch(
         amp = amp * torch.exp(-(mu * unit).sum(dim=2))
     carrier = amp * unit_phasor_torch(-k_carrier * dist)
     lambert = lambert_factor_torch(cos)
-    return carrier.to(torch.complex64), lambert.float(), dist, cos.float(), unit.float(), mu
+    corner_x = None if offsets is None else k_carrier * torch.einsum("pad,pcd->pac", unit, offsets)
+    carrier = carrier.to(torch.complex64)
+    return carrier, lambert.float(), dist, cos.float(), unit.float(), mu, corner_x
 
 
 @dataclass(frozen=True)
@@ -88,14 +93,16 @@ def _spread_chunk(
     specular_w: torch.Tensor,
     glint: torch.Tensor,
     moments: torch.Tensor | None,
+    offsets: torch.Tensor | None,
 ) -> torch.Tensor:
     """One chunk of scatterers spread onto every pair's window: (n_tx * n_rx * n_window,)
     complex64; the per-(point, TX, RX) terms of the numba `_spread_pairs`, as tensors."""
-    c_t, g_t, d_t, cos_t, u_t, mu_t = _antenna_terms_torch(
-        setup.tx_m, vis_tx, points, normals, setup.k_carrier, moments, setup.facet_scale
+    terms = (setup.k_carrier, moments, setup.facet_scale, offsets)
+    c_t, g_t, d_t, cos_t, u_t, mu_t, x_t = _antenna_terms_torch(
+        setup.tx_m, vis_tx, points, normals, *terms
     )
-    c_r, g_r, d_r, cos_r, u_r, _ = _antenna_terms_torch(
-        setup.rx_m, vis_rx, points, normals, setup.k_carrier, moments, setup.facet_scale
+    c_r, g_r, d_r, cos_r, u_r, _, x_r = _antenna_terms_torch(
+        setup.rx_m, vis_rx, points, normals, *terms
     )
     tau = d_t[:, :, None] + d_r[:, None, :]  # (p, t, r), float64
     weight = diffuse_w[:, None, None] * (g_t[:, :, None] * g_r[:, None, :])
@@ -110,6 +117,9 @@ def _spread_chunk(
     if mu_t is not None:  # the facet factor's cross term exp(-2 mu_t.u_r)
         cross = torch.bmm(mu_t.float(), u_r.transpose(1, 2))
         v = v * torch.exp((-2.0 * cross).clamp(min=-80.0))
+    if x_t is not None:  # the exact facet integral of the corner phases x_t + x_r
+        x = x_t[:, :, None, :] + x_r[:, None, :, :]  # (p, t, r, 3)
+        v = v * facet_integral_torch(x, unit_phasor_torch(x)).to(v.dtype)
     pos = torch.remainder(tau * setup.dk, 2 * math.pi) * (setup.n_grid / (2 * math.pi))
     l0 = torch.floor(pos.detach() + SHIFT)
     n_tx, n_rx = len(setup.tx_m), len(setup.rx_m)
@@ -132,7 +142,8 @@ class WeightedScatterers:
     normals: torch.Tensor  # (P, 3) float64
     diffuse_w: torch.Tensor  # (P,) complex64, `point_weights`
     specular_w: torch.Tensor  # (P,) float32
-    moments: torch.Tensor | None  # (P, 3, 3) float64 facet moments, None without facets
+    moments: torch.Tensor | None  # (P, 3, 3) float64 facet moments, None without them
+    offsets: torch.Tensor | None  # (P, 3, 3) float64 exact facets' corner offsets, or None
     glints: np.ndarray  # (P,) bool: specular and within reach of the lobe (`may_glint`)
 
 
@@ -150,7 +161,10 @@ def weighted_scatterers(
     normals = torch.as_tensor(sc.normals, **f64)
     area, phase = torch.as_tensor(sc.area_m2, **f64), torch.as_tensor(sc.diffuse_phase_rad, **f64)
     diffuse_w, specular_w = point_weights(array, area, phase, reflectance, sc.scattering)
-    moments = None if sc.facet_moment_m2 is None else torch.as_tensor(sc.facet_moment_m2, **f64)
+    moments, offsets = (
+        None if x is None else torch.as_tensor(x, **f64)
+        for x in (sc.facet_moment_m2, sc.facet_offsets_m)
+    )
     glints = (specular_w.detach().cpu().numpy() > 0) & may_glint(
         array,
         points.detach().cpu().numpy(),
@@ -158,7 +172,7 @@ def weighted_scatterers(
         reflectance,
         specular_threshold,
     )
-    return WeightedScatterers(points, normals, diffuse_w, specular_w, moments, glints)
+    return WeightedScatterers(points, normals, diffuse_w, specular_w, moments, offsets, glints)
 
 
 def simulate_scatterers_torch(
@@ -217,7 +231,7 @@ def simulate_scatterers_torch(
         log_threshold=math.log(specular_threshold),
         facet_scale=facet_scale_m2(array),
     )
-    weights = (points, normals, vis_tx, vis_rx, diffuse_w, specular_w, glint, moments)
+    weights = (points, normals, vis_tx, vis_rx, diffuse_w, specular_w, glint, moments, w.offsets)
     grids = torch.zeros(n_tx * n_rx * n_window, dtype=torch.complex64, device=device)
     chunk = max(1, 2**22 // (n_tx * n_rx))
     for start in range(0, len(points), chunk):

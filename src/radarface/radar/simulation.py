@@ -28,6 +28,8 @@ from radarface.arrays import is_cuda, is_tensor
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, RadarArray, SamplingConfig
 from radarface.radar.reflectance import (
     Reflectance,
+    centre_wavelength_m,
+    facet_integral_np,
     facet_scale_m2,
     lambert_factor_np,
     point_weights_np,
@@ -154,6 +156,11 @@ def simulate_scatterers_reference(
     if sc.facet_moment_m2 is not None:  # F = exp(-k_c^2 q^T M q / 24), q = u_t + u_r
         q_m_q = np.einsum("ptri,pij,ptrj->ptr", half, sc.facet_moment_m2, half)
         w = w * np.exp(-facet_scale_m2(array) * q_m_q)
+    if sc.facet_offsets_m is not None:  # F = 2 g[x_0, x_1, x_2], x_i = k_c q.e_i
+        k_c = 2 * np.pi / centre_wavelength_m(array)
+        x = k_c * np.einsum("ptrd,pcd->ptrc", half, sc.facet_offsets_m)
+        e = np.exp(1j * x)
+        w = w * facet_integral_np(*(x[..., i] for i in range(3)), *(e[..., i] for i in range(3)))
     w = w * sc.vis_tx[:, :, None] * sc.vis_rx[:, None, :] / (d_t * d_r)
     k = 2 * np.pi * array.freq_hz / SPEED_OF_LIGHT_M_S
     return np.einsum("ptr,ptrf->trf", w, np.exp(-1j * k * (d_t + d_r)[..., None])).astype(
@@ -188,7 +195,8 @@ def simulate(
     in the points, normals, areas and facet moments through a hand-written adjoint, see
     `simulate_scatterers_adjoint`); "reference" (the exact, slow
     `simulate_scatterers_reference`, any frequency list; numpy array); or "auto" (torch on
-    CUDA, adjoint when the scatterers' points are a CPU tensor, else numba). Lobe values below
+    CUDA, adjoint when the scatterers' points are a CPU tensor, unless they carry exact
+    facets, which the adjoint lacks: then torch; else numba). Lobe values below
     `specular_threshold` are dropped by the fast methods, which need a uniform sweep and agree
     with the reference to ~2e-4 relative RMS.
     """
@@ -196,7 +204,8 @@ def simulate(
     points = scatterers.points_m
     if method == "auto":
         method = "torch" if is_tensor(points) or is_cuda(device) else "numba"
-        if method == "torch" and not is_cuda(device) and points.device.type == "cpu":
+        on_cpu = method == "torch" and not is_cuda(device) and points.device.type == "cpu"
+        if on_cpu and scatterers.facet_offsets_m is None:
             method = "adjoint"
     if method not in methods:
         raise ValueError(f"unknown method {method!r}; use 'auto' or one of {', '.join(methods)}")
