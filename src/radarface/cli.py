@@ -19,7 +19,7 @@ from radarface.data.config import KINDS, POSES
 from radarface.facemodel.loaders import ICT_REGIONS
 from radarface.fit import REFINEMENTS
 from radarface.params import INPUTS
-from radarface.radar.array import SCATTERING_MODELS
+from radarface.radar.array import FACET_INTEGRALS, SCATTERING_MODELS
 from radarface.radar.images import DEPTH_ESTIMATORS
 from radarface.render import MESH_FRAMES, MESH_UNITS_M
 from radarface.train.config import PRESETS, STAGE_NAMES
@@ -80,6 +80,7 @@ SimulatedDepth = _choices("SimulatedDepth", ("auto", *DEPTH_ESTIMATORS))
 DatasetKind = _choices("DatasetKind", (k for k in KINDS if k != "mesh-dir"))  # see --mesh-dir
 PoseMode = _choices("PoseMode", POSES)
 Scattering = _choices("Scattering", SCATTERING_MODELS)
+FacetIntegral = _choices("FacetIntegral", FACET_INTEGRALS)
 TrainStage = _choices("TrainStage", STAGE_NAMES)
 NetInput = _choices("NetInput", INPUTS)
 TrainPreset = _choices("TrainPreset", PRESETS)
@@ -218,6 +219,13 @@ ScatteringOption = Annotated[
         "surface point (rough surface; the model of datasets before renderer revision 3)."
     ),
 ]
+FacetIntegralOption = Annotated[
+    FacetIntegral,
+    typer.Option(
+        help="Coherent scattering's phase integral over a facet: gaussian (second order) or "
+        "exact (the closed form over the flat triangle; converges at larger facets)."
+    ),
+]
 DynamicRangeOption = Annotated[
     float, typer.Option("--dynamic-range-db", min=0.1, help="Amplitude image dynamic range.")
 ]
@@ -282,6 +290,7 @@ def _settings(
     z_range_m: tuple[float, float] | None = None,
     depth_estimator: str = "auto",
     scattering: str = "coherent",
+    facet_integral: str = "gaussian",
 ):
     from radarface.radar import ImagingGrid, SamplingConfig
     from radarface.render import RenderSettings
@@ -290,7 +299,7 @@ def _settings(
     grid = ImagingGrid(n_x=pixels, n_y=pixels, pitch_m=pitch_mm * 1e-3, **depth)
     return RenderSettings(
         grid=grid,
-        sampling=SamplingConfig(scattering=scattering),
+        sampling=SamplingConfig(scattering=scattering, facet_integral=facet_integral),
         dynamic_range_db=dynamic_range_db,
         snr_db=snr_db,
         device=device,
@@ -323,6 +332,7 @@ def simulate(
         str | None, typer.Option(help="Imaged depths MIN:MAX in cm (default 22.5:36).")
     ] = None,
     scattering: ScatteringOption = "coherent",
+    facet_integral: FacetIntegralOption = "gaussian",
     depth_estimator: SimulatedDepthOption = "auto",
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,
@@ -347,6 +357,7 @@ def simulate(
             z_range_m,
             depth_estimator.value,
             scattering=scattering.value,
+            facet_integral=facet_integral.value,
         )
         scene, model = build_scene(
             seed,
@@ -514,6 +525,7 @@ def dataset_generate(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     device: DeviceOption = None,
     scattering: ScatteringOption = "coherent",
+    facet_integral: FacetIntegralOption = "gaussian",
     depth_estimator: SimulatedDepthOption = "auto",
 ) -> None:
     """Generate a dataset into DIR, or finish an interrupted one (run the same command again)."""
@@ -536,7 +548,9 @@ def dataset_generate(
             mesh_dir=mesh_dir,
             mesh_units=mesh_units.value,
             mesh_frame=mesh_frame.value,
-            sampling=SamplingConfig(scattering=scattering.value),
+            sampling=SamplingConfig(
+                scattering=scattering.value, facet_integral=facet_integral.value
+            ),
             depth_estimator=depth_estimator.value,
         )
         _announce_compilation(device)
