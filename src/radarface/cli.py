@@ -222,8 +222,9 @@ ScatteringOption = Annotated[
 FacetIntegralOption = Annotated[
     FacetIntegral,
     typer.Option(
-        help="Coherent scattering's phase integral over a facet: gaussian (second order) or "
-        "exact (the closed form over the flat triangle; converges at larger facets)."
+        help="Coherent scattering's phase integral over a facet: exact (the closed form over "
+        "the flat triangle, facets up to 8 mm) or gaussian (second order, up to 4 mm; renderer "
+        "revisions 3-4)."
     ),
 ]
 DynamicRangeOption = Annotated[
@@ -290,7 +291,7 @@ def _settings(
     z_range_m: tuple[float, float] | None = None,
     depth_estimator: str = "auto",
     scattering: str = "coherent",
-    facet_integral: str = "gaussian",
+    facet_integral: str = "exact",
 ):
     from radarface.radar import ImagingGrid, SamplingConfig
     from radarface.render import RenderSettings
@@ -332,7 +333,7 @@ def simulate(
         str | None, typer.Option(help="Imaged depths MIN:MAX in cm (default 22.5:36).")
     ] = None,
     scattering: ScatteringOption = "coherent",
-    facet_integral: FacetIntegralOption = "gaussian",
+    facet_integral: FacetIntegralOption = "exact",
     depth_estimator: SimulatedDepthOption = "auto",
     pixels: PixelsOption = 128,
     pitch_mm: PitchOption = 2.0,
@@ -525,7 +526,7 @@ def dataset_generate(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     device: DeviceOption = None,
     scattering: ScatteringOption = "coherent",
-    facet_integral: FacetIntegralOption = "gaussian",
+    facet_integral: FacetIntegralOption = "exact",
     depth_estimator: SimulatedDepthOption = "auto",
 ) -> None:
     """Generate a dataset into DIR, or finish an interrupted one (run the same command again)."""

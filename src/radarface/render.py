@@ -45,7 +45,10 @@ if TYPE_CHECKING:
 #: of angles, and a face posed an ulp apart samples other scatterers: a sixth of the faces).
 #: 3: 2026-12-03, coherent physical-optics scattering by default (`SamplingConfig.scattering`;
 #: datasets record the model in their sampling settings, older ones load as "speckle").
-RENDERER_REVISION = 4
+#: 4: 2026-12-03, depth from the carrier phase under coherent scattering ("auto" estimator).
+#: 5: 2026-12-03, the exact facet integral over facets of up to 8 mm by default
+#: (`SamplingConfig.facet_integral`; older datasets load as "gaussian").
+RENDERER_REVISION = 5
 
 MESH_UNITS_M = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
 #: Frames a mesh file may be in: radarface's radar frame, or MAROON's x-mirrored reconstruction

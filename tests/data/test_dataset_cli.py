@@ -15,7 +15,7 @@ def test_info(tiny_dataset: Path) -> None:
     result = runner.invoke(app, ["dataset", "info", str(tiny_dataset)])
     assert result.exit_code == 0, result.output
     lines = ("kind: random", "done: 12 of 12", "splits: 9 train, 3 val", "face_model: bump")
-    for line in (*lines, "scattering: coherent, sub-facets <= 4 mm"):
+    for line in (*lines, "scattering: coherent, sub-facets <= 8 mm, exact facet integral"):
         assert line in result.output
     assert "16 x 16 pixels at 4 mm" in result.output and "disk: " in result.output
 

@@ -163,7 +163,17 @@ def test_datasets_from_before_the_scattering_setting_load_as_speckle(tiny_datase
     stored = open_dataset(tiny_dataset).attrs["config"]
     assert DatasetConfig.from_json(stored).sampling.scattering == "coherent"
     old = {**stored, "sampling": {k: v for k, v in stored["sampling"].items() if k != "scattering"}}
-    old["sampling"].pop("facet_edge_m")
+    for key in ("facet_edge_m", "facet_integral"):
+        old["sampling"].pop(key)
     config = DatasetConfig.from_json(old)
     assert config.sampling.scattering == "speckle"  # they were made with random phases
     assert config.sampling.spacing_m == stored["sampling"]["spacing_m"]
+
+
+def test_datasets_from_before_the_facet_integral_load_as_gaussian(tiny_dataset: Path) -> None:
+    stored = open_dataset(tiny_dataset).attrs["config"]
+    assert DatasetConfig.from_json(stored).sampling.facet_integral == "exact"
+    revision_4 = {**stored, "sampling": {**stored["sampling"], "facet_edge_m": 4e-3}}
+    revision_4["sampling"].pop("facet_integral")
+    sampling = DatasetConfig.from_json(revision_4).sampling
+    assert (sampling.facet_integral, sampling.facet_edge_used_m) == ("gaussian", 4e-3)

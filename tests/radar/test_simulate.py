@@ -474,3 +474,14 @@ def test_bad_points_and_reflectance_are_rejected(sparse_qar50: RadarArray) -> No
         Reflectance(material=1.5)
     with pytest.raises(ValueError, match="antenna_size"):
         Reflectance(antenna_size=0.0)
+
+
+def test_facet_edge_follows_the_facet_integral() -> None:
+    assert SamplingConfig().facet_integral == "exact"
+    assert SamplingConfig().facet_edge_used_m == 8e-3
+    assert SamplingConfig(facet_integral="gaussian").facet_edge_used_m == 4e-3
+    assert SamplingConfig(facet_integral="gaussian", facet_edge_m=2e-3).facet_edge_used_m == 2e-3
+    with pytest.raises(ValueError, match="unknown facet integral 'sinc'; use exact or gaussian"):
+        SamplingConfig(facet_integral="sinc")
+    with pytest.raises(ValueError, match="must be positive"):
+        SamplingConfig(facet_edge_m=-1e-3)

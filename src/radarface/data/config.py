@@ -93,8 +93,11 @@ class DatasetConfig:
                     np.array(a["tx_m"]), np.array(a["rx_m"]), np.array(a["freq_hz"])
                 ),
                 "grid": ImagingGrid(**{**g, "center_xy_m": tuple(g["center_xy_m"])}),
-                # Datasets from before the scattering setting were made with random phases.
-                "sampling": SamplingConfig(**{"scattering": "speckle", **data["sampling"]}),
+                # Datasets from before the scattering setting were made with random phases,
+                # those from before the facet integral setting with Gaussian facets.
+                "sampling": SamplingConfig(
+                    **{"scattering": "speckle", "facet_integral": "gaussian", **data["sampling"]}
+                ),
                 "mesh_files": tuple(data["mesh_files"]),
             }
         )

@@ -44,7 +44,10 @@ def dataset_info(path: str | os.PathLike) -> dict[str, Any]:
     )
     sampling = config.sampling
     if sampling.scattering == "coherent":
-        info["scattering"] = f"coherent, sub-facets <= {sampling.facet_edge_m * 1e3:g} mm"
+        info["scattering"] = (
+            f"coherent, sub-facets <= {sampling.facet_edge_used_m * 1e3:g} mm, "
+            f"{sampling.facet_integral} facet integral"
+        )
     else:
         info["scattering"] = f"speckle, {sampling.spacing_m * 1e3:g} mm point spacing"
     info["splits"] = (

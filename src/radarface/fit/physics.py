@@ -65,6 +65,14 @@ class PhysicsConfig:
     spacing_m: float = 3e-3
     seed: int = 0
 
+    @property
+    def sampling(self) -> SamplingConfig:
+        """The fit's scatterers: Gaussian facets under coherent scattering, the model that the
+        CPU adjoint differentiates (so the fit's model is never exactly the renderer's)."""
+        return SamplingConfig(
+            scattering=self.scattering, spacing_m=self.spacing_m, facet_integral="gaussian"
+        )
+
     def __post_init__(self) -> None:
         strides = (self.pair_stride, self.freq_stride, self.pixel_stride)
         rates = (self.lr, self.pose_lr, self.rendering_lr)
@@ -135,7 +143,7 @@ def refine_physics(
     stride = config.pixel_stride
     settings = RenderSettings(
         grid=grid.strided(stride),
-        sampling=SamplingConfig(scattering=config.scattering, spacing_m=config.spacing_m),
+        sampling=config.sampling,
         device=device,
         depth_estimator=item.depth_estimator,  # read the rendering's depth as the input's
     )

@@ -25,7 +25,6 @@ from radarface.fit.learned import RefineConfig, refine_learned
 from radarface.fit.physics import PhysicsConfig, refine_physics
 from radarface.fit.runs import TrainedRun, check_compatible
 from radarface.params import SceneParams
-from radarface.radar import SamplingConfig
 from radarface.render import RenderSettings, render
 
 
@@ -161,8 +160,7 @@ def _refine_physics(
     seconds["physics"] = (time.perf_counter() - tic) / len(items)
     for vector in vectors:
         scene = SceneParams.from_vector(vector.double().numpy())
-        sampling = SamplingConfig(scattering=config.scattering, spacing_m=config.spacing_m)
-        settings = RenderSettings(grid=grid, sampling=sampling)
+        settings = RenderSettings(grid=grid, sampling=config.sampling)
         image = render(scene, array, settings, seed=config.seed, model=model)
         theta = P.DECODER_DYNAMIC_RANGE_DB
         renderings.append(np.clip((image.max_db + theta) / theta, 0.0, 1.0))

@@ -175,12 +175,13 @@ class ImagingGrid:
 #: The scattering models of `SamplingConfig.scattering`; datasets made before the setting existed
 #: were made with "speckle".
 SCATTERING_MODELS = ("coherent", "speckle")
-#: Default longest sub-facet edge of the coherent model (chosen by convergence and speed, see
-#: docs/radar.md).
-FACET_EDGE_M = 4e-3
-#: How the coherent model integrates the phase over a facet: "gaussian", exp(-k^2 q^T M q / 24),
-#: exact to second order; "exact", the closed-form integral over the flat triangle (docs/radar.md).
-FACET_INTEGRALS = ("gaussian", "exact")
+#: How the coherent model integrates the phase over a facet: "exact", the closed-form integral
+#: over the flat triangle; "gaussian", exp(-k^2 q^T M q / 24), exact to second order (the model
+#: of renderer revisions 3-4, and the one the CPU adjoint differentiates).
+FACET_INTEGRALS = ("exact", "gaussian")
+#: Default longest sub-facet edge of the coherent model per facet integral (chosen by
+#: convergence and speed, see docs/radar.md).
+FACET_EDGE_M = {"exact": 8e-3, "gaussian": 4e-3}
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class SamplingConfig:
     scattering "coherent" (default): physical optics with phases fixed by the geometry; every
     triangle is cut into regular sub-facets with edges <= facet_edge_m, each one scatterer at its
     centroid with its area and a facet factor (`radarface.radar.reflectance`; facet_integral
-    "gaussian" to second order, or "exact", which converges at larger facets). "speckle": area-
+    "exact", the closed form over the flat facet, or "gaussian", to second order). "speckle": area-
     weighted random points, one per spacing_m^2, with a random phase per point in the diffuse
     term (a surface rough on the wavelength scale; the model of datasets before revision 3).
     """
@@ -199,8 +200,8 @@ class SamplingConfig:
     visibility_stride: int = 6  # cast occlusion rays to every n-th antenna (1 = all)
     specular_threshold: float = 1e-3  # lobe values below this are dropped
     scattering: str = "coherent"  # "coherent" or "speckle"
-    facet_edge_m: float = FACET_EDGE_M  # coherent: longest sub-facet edge
-    facet_integral: str = "gaussian"  # coherent: one of FACET_INTEGRALS
+    facet_edge_m: float | None = None  # coherent: longest sub-facet edge (None: FACET_EDGE_M)
+    facet_integral: str = "exact"  # coherent: one of FACET_INTEGRALS
 
     def __post_init__(self) -> None:
         if self.scattering not in SCATTERING_MODELS:
@@ -212,5 +213,10 @@ class SamplingConfig:
                 f"unknown facet integral {self.facet_integral!r}; use "
                 f"{' or '.join(FACET_INTEGRALS)}"
             )
-        if not (self.spacing_m > 0 and self.facet_edge_m > 0):
+        if not (self.spacing_m > 0 and self.facet_edge_used_m > 0):
             raise ValueError("spacing_m and facet_edge_m must be positive")
+
+    @property
+    def facet_edge_used_m(self) -> float:
+        """The longest sub-facet edge: facet_edge_m, or the facet integral's default."""
+        return self.facet_edge_m or FACET_EDGE_M[self.facet_integral]

@@ -45,7 +45,7 @@ per facet, decays instead of aliasing where the phase turns fast across a facet 
 specular points, where neighbouring facets cancel). q^T M q splits into u_t^T M u_t and
 u_r^T M u_r (per antenna, in the carriers) and the cross term 2 (M u_t).u_r (per pair).
 
-The exact facet integral (`SamplingConfig(facet_integral="exact")`): with the phases
+The exact facet integral (`SamplingConfig(facet_integral="exact")`, the default): with the phases
 x_i = k_c q.e_i at the corners (sum x_i = 0), the mean of exp(j x) over the triangle is
 
     F = (1/A) int exp(j k_c q.(p - c)) dA = 2 g[x_0, x_1, x_2],   g(x) = -exp(j x),
@@ -255,30 +255,51 @@ _MIDPOINT_RAD = 1e-2  # a corner pair this close: the derivative at its midpoint
 
 
 @numba.njit(fastmath=True, inline="always")
-def facet_integral(x0, x1, x2, e0, e1, e2):  # pragma: no cover - compiled
-    """F = 2 g[x0, x1, x2] for g = -exp(j x), the mean of exp(j x) over a triangle whose corner
-    phases x_i sum to 0, with e_i = exp(j x_i) (module docstring); branch-free selects, so that
-    it vectorises. Real arguments in one float type, complex in the matching one."""
-    one = x0 - x0 + 1
+def facet_integral(x0, x1, x2, c0, s0, c1, s1, c2, s2):  # pragma: no cover - compiled
+    """(Re F, Im F) of F = 2 g[x0, x1, x2], g = -exp(j x): the mean of exp(j x) over a triangle
+    whose corner phases x_i sum to 0, with c_i + j s_i = exp(j x_i) (module docstring).
+
+    Real arithmetic with every branch computed and blended by 0/1 masks, and divisions by
+    d / (d^2 + tiny), so that the loop over receivers vectorises (with error_model="numpy":
+    no zero-division checks). x, c, s in one float type (float32 in the kernel, float64 in the
+    exact sum).
+    """
+    f32 = np.float32  # constants in float32: they stay float32 in the kernel, widen in float64
+    one, half, tiny = f32(1.0), f32(0.5), f32(1e-12)  # d / (d^2 + tiny) = 1 / d to 1e-8 here
     d01, d12, d02 = x0 - x1, x1 - x2, x0 - x2
-    a01, a12, a02 = abs(d01), abs(d12), abs(d02)
-    mid = one * _MIDPOINT_RAD
-    g01 = -(e0 - e1) / (d01 if a01 > mid else one) if a01 > mid else -0.5j * (e0 + e1)
-    g12 = -(e1 - e2) / (d12 if a12 > mid else one) if a12 > mid else -0.5j * (e1 + e2)
-    g02 = -(e0 - e2) / (d02 if a02 > mid else one) if a02 > mid else -0.5j * (e0 + e2)
+    q01, q12, q02 = d01 * d01, d12 * d12, d02 * d02
+    near = f32(_MIDPOINT_RAD**2)
+    # First divided differences -(e_a - e_b) / (x_a - x_b), or -j (e_a + e_b) / 2 for a near pair.
+    m01, m12, m02 = f32(q01 > near), f32(q12 > near), f32(q02 > near)
+    i01, i12, i02 = d01 / (q01 + tiny), d12 / (q12 + tiny), d02 / (q02 + tiny)
+    g01r = m01 * (c1 - c0) * i01 + (one - m01) * half * (s0 + s1)
+    g01i = m01 * (s1 - s0) * i01 - (one - m01) * half * (c0 + c1)
+    g12r = m12 * (c2 - c1) * i12 + (one - m12) * half * (s1 + s2)
+    g12i = m12 * (s2 - s1) * i12 - (one - m12) * half * (c1 + c2)
+    g02r = m02 * (c2 - c0) * i02 + (one - m02) * half * (s0 + s2)
+    g02i = m02 * (s2 - s0) * i02 - (one - m02) * half * (c0 + c2)
     # Divide by the largest corner difference: g[x0, x1, x2] = (g[x0, x1] - g[x1, x2]) / (x0 - x2)
     # and its permutations.
-    use02 = (a02 >= a01) & (a02 >= a12)
-    use01 = ~use02 & (a01 >= a12)
-    num = (g01 - g12) if use02 else ((g02 - g12) if use01 else (g01 - g02))
-    den = d02 if use02 else (d01 if use01 else d12)
-    taylor = max(a01, max(a12, a02)) < one * _TAYLOR_RAD
-    exact = 2 * num / (one if taylor else den)
-    s2 = x0 * x0 + x1 * x1 + x2 * x2
-    p = x0 * x1 * x2
-    re = one - s2 / 24 + s2 * s2 / 1440
-    im = p * s2 / 2520 - p / 60
-    return (re + 1j * im) if taylor else exact
+    u02 = f32((q02 >= q01) & (q02 >= q12))
+    u01 = (one - u02) * f32(q01 >= q12)
+    u12 = one - u02 - u01
+    num_r = u02 * (g01r - g12r) + u01 * (g02r - g12r) + u12 * (g01r - g02r)
+    num_i = u02 * (g01i - g12i) + u01 * (g02i - g12i) + u12 * (g01i - g02i)
+    den = u02 * d02 + u01 * d01 + u12 * d12
+    inv = f32(2.0) * den / (den * den + tiny)
+    # The Taylor series where all corners lie within _TAYLOR_RAD of each other.
+    t = f32(max(q01, max(q12, q02)) < f32(_TAYLOR_RAD**2))
+    sq, p = x0 * x0 + x1 * x1 + x2 * x2, x0 * x1 * x2
+    series_r = one - sq / f32(24.0) + sq * sq / f32(1440.0)
+    series_i = p * sq / f32(2520.0) - p / f32(60.0)
+    return t * series_r + (one - t) * num_r * inv, t * series_i + (one - t) * num_i * inv
+
+
+@numba.njit(inline="always")
+def _facet_integral_complex(x0, x1, x2, e0, e1, e2):  # pragma: no cover - compiled
+    """`facet_integral` as a complex number, from complex phasors e_i (for the exact sum)."""
+    re, im = facet_integral(x0, x1, x2, e0.real, e0.imag, e1.real, e1.imag, e2.real, e2.imag)
+    return re + 1j * im
 
 
 def facet_integral_torch(x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
@@ -310,7 +331,7 @@ def facet_integral_torch(x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
 # The numba scalars as numpy ufuncs, for the exact sum (compiled for float64 on its first call).
 lambert_factor_np = numba.vectorize(cache=True)(lambert_factor.py_func)
 specular_lobe_np = numba.vectorize(cache=True)(specular_lobe.py_func)
-facet_integral_np = numba.vectorize(cache=True)(facet_integral.py_func)
+facet_integral_np = numba.vectorize(cache=True)(_facet_integral_complex.py_func)
 
 
 def may_glint(

@@ -244,7 +244,7 @@ def mesh_scatterers(
     area_m2 = float(mesh.area)
     # One point per sub-facet of edge <= facet_edge_m (area >= sqrt(3)/4 edge^2, equilateral at
     # best; mesh triangles are less regular, so this is a lower bound), else per spacing^2.
-    point_area_m2 = 0.433 * sampling.facet_edge_m**2 if coherent else sampling.spacing_m**2
+    point_area_m2 = 0.433 * sampling.facet_edge_used_m**2 if coherent else sampling.spacing_m**2
     n_points = round(area_m2 / point_area_m2)
     check_memory(
         scatterer_bytes(n_points, array.n_tx, array.n_rx, sampling.visibility_stride),
@@ -252,7 +252,7 @@ def mesh_scatterers(
         "check the mesh's units (--mesh-units) or raise the sampling spacing",
     )
     if coherent:
-        pts = subdivide_surface(mesh, sampling.facet_edge_m)
+        pts = subdivide_surface(mesh, sampling.facet_edge_used_m)
         phase = np.zeros(len(pts.points_m))
     else:
         pts = sample_surface(mesh, sampling.spacing_m, rng)

@@ -34,7 +34,7 @@ from radarface.radar.reflectance import (
 from radarface.radar.scene import MeshScatterers
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
+@numba.njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
 def _spread_pairs(
     c_tx,
     c_rx,
@@ -50,9 +50,11 @@ def _spread_pairs(
     specular_points,
     mu_tx,
     x_tx,
-    e_tx,
+    cos_tx,
+    sin_tx,
     x_rx,
-    e_rx,
+    cos_rx,
+    sin_rx,
     capture_radius_m,
     log_threshold,
     dk,
@@ -68,7 +70,8 @@ def _spread_pairs(
     with g, L and the facet factor of radarface.radar.reflectance: under the Gaussian facet
     integral its cross term F = exp(-2 mu_tx.u_rx) (mu = k_c^2 M u / 24; mu_tx of shape
     (n_tx, 0, 3): none), under the exact one F = `facet_integral` of the corner phases
-    x_tx + x_rx and phasors e_tx e_rx (x_tx, e_tx (n_tx, P or 0, 3); x_rx, e_rx (P, 3, n_rx)).
+    x_tx + x_rx and phasors exp(j x_tx) exp(j x_rx) (x_tx and its cos and sin (n_tx, P or 0, 3);
+    x_rx, cos_rx, sin_rx (P, 3, n_rx)).
     TX-side arrays are (n_tx, P[, 3]), RX-side arrays (P, n_rx) and u_rx (P, 3, n_rx): for one
     TX and point, branch-free float32 loops over the RX compute every contribution and its grid
     position (vectorised), a last one spreads them, each RX into its own grid.
@@ -119,13 +122,19 @@ def _spread_pairs(
                     cross = mx * u_rx[p, 0, r] + my * u_rx[p, 1, r] + mz * u_rx[p, 2, r]
                     factor[r] = exp_f32(max(np.float32(-2.0) * cross, np.float32(-80.0)))
             if exact:  # the exact facet integral, from the corners' TX and RX phase parts
-                xt0, xt1, xt2 = x_tx[t, p, 0], x_tx[t, p, 1], x_tx[t, p, 2]
-                et0, et1, et2 = e_tx[t, p, 0], e_tx[t, p, 1], e_tx[t, p, 2]
-                for r in range(n_rx):
-                    v[r] *= facet_integral(
-                        xt0 + x_rx[p, 0, r], xt1 + x_rx[p, 1, r], xt2 + x_rx[p, 2, r],
-                        et0 * e_rx[p, 0, r], et1 * e_rx[p, 1, r], et2 * e_rx[p, 2, r],
-                    )  # fmt: skip
+                xt, ct, st = x_tx[t, p], cos_tx[t, p], sin_tx[t, p]
+                xr, cr, sr = x_rx[p], cos_rx[p], sin_rx[p]
+                for r in range(n_rx):  # exp(j x) of each corner by the product of its parts
+                    c0 = ct[0] * cr[0, r] - st[0] * sr[0, r]
+                    s0 = ct[0] * sr[0, r] + st[0] * cr[0, r]
+                    c1 = ct[1] * cr[1, r] - st[1] * sr[1, r]
+                    s1 = ct[1] * sr[1, r] + st[1] * cr[1, r]
+                    c2 = ct[2] * cr[2, r] - st[2] * sr[2, r]
+                    s2 = ct[2] * sr[2, r] + st[2] * cr[2, r]
+                    f_re, f_im = facet_integral(
+                        xt[0] + xr[0, r], xt[1] + xr[1, r], xt[2] + xr[2, r], c0, s0, c1, s1, c2, s2
+                    )
+                    v[r] *= f_re + 1j * f_im
             for r in range(n_rx):
                 taps = table[row[r]]
                 g = grid_t[r]
@@ -141,12 +150,12 @@ def _antenna_terms(
 ):  # pragma: no cover - compiled
     """Per (antenna, point): carrier exp(-j k d) vis / d, Lambert factor g, distance d, unit
     vector u, mu = facet_scale M u of the facet moments M, and the corner phases
-    x_i = k_c u.e_i of the corner offsets e_i with their phasors exp(j x_i).
+    x_i = k_c u.e_i of the corner offsets e_i with their cosines and sines.
 
     antennas_m (n_ant, 3), vis (P, n_ant), points_m and normals (P, 3), moments and offsets
     (P, 3, 3) or (0, 3, 3) (no such facets) -> arrays (n_ant, P), (n_ant, P, 3), mu (n_ant, P or
-    0, 3), x and phasors (n_ant, P or 0, 3); with moments the carrier carries the separable part
-    exp(-u.mu) of the Gaussian facet factor. The carrier phasor comes from
+    0, 3), x, cos x and sin x (n_ant, P or 0, 3); with moments the carrier carries the
+    separable part exp(-u.mu) of the Gaussian facet factor. The carrier phasor comes from
     radarface.radar.profiles.unit_phasor.
     """
     inv_lambda = k_carrier / (2 * np.pi)
@@ -154,7 +163,8 @@ def _antenna_terms(
     facets, exact = moments.shape[0] > 0, offsets.shape[0] > 0
     mu = np.zeros((n_ant, moments.shape[0], 3), dtype=np.float32)
     corner_x = np.zeros((n_ant, offsets.shape[0], 3), dtype=np.float32)
-    corner_e = np.zeros((n_ant, offsets.shape[0], 3), dtype=np.complex64)
+    corner_cos = np.zeros((n_ant, offsets.shape[0], 3), dtype=np.float32)
+    corner_sin = np.zeros((n_ant, offsets.shape[0], 3), dtype=np.float32)
     carrier = np.empty((n_ant, n_pts), dtype=np.complex64)
     lambert = np.empty((n_ant, n_pts), dtype=np.float32)
     dist = np.empty((n_ant, n_pts), dtype=np.float32)
@@ -181,12 +191,12 @@ def _antenna_terms(
                     e = offsets[p, i]
                     x = k_carrier * (ux * e[0] + uy * e[1] + uz * e[2])
                     corner_x[a, p, i] = x
-                    corner_e[a, p, i] = np.cos(x) + 1j * np.sin(x)
+                    corner_cos[a, p, i], corner_sin[a, p, i] = np.cos(x), np.sin(x)
             carrier[a, p] = amp * cs - 1j * (amp * sn)
             lambert[a, p] = lambert_factor(cos)
             dist[a, p] = d
             unit[a, p, 0], unit[a, p, 1], unit[a, p, 2] = ux, uy, uz
-    return carrier, lambert, dist, unit, mu, corner_x, corner_e
+    return carrier, lambert, dist, unit, mu, corner_x, corner_cos, corner_sin
 
 
 def facets_f32(facets: np.ndarray | None) -> np.ndarray:
@@ -247,14 +257,14 @@ def spread_scatterers(
     (each (P, 3, 3), or (0, 3, 3) where the scatterers have none)."""
     k_carrier, dk = sweep_wavenumbers(array)
     scale = facet_scale_m2(array)
-    c_tx, g_tx, d_tx, u_tx, mu_tx, x_tx, e_tx = _antenna_terms(
+    c_tx, g_tx, d_tx, u_tx, mu_tx, *corners_tx = _antenna_terms(
         array.tx_m, vis_tx, points_m, normals, k_carrier, moments, scale, offsets
     )
-    c_rx, g_rx, d_rx, u_rx, _, x_rx, e_rx = _antenna_terms(
+    c_rx, g_rx, d_rx, u_rx, _, *corners_rx = _antenna_terms(
         array.rx_m, vis_rx, points_m, normals, k_carrier, moments, scale, offsets
     )
     c_rx, g_rx, d_rx = (np.ascontiguousarray(x.T) for x in (c_rx, g_rx, d_rx))  # (P, n_rx)
-    u_rx, x_rx, e_rx = (np.ascontiguousarray(x.transpose(1, 2, 0)) for x in (u_rx, x_rx, e_rx))
+    u_rx, *corners_rx = (np.ascontiguousarray(x.transpose(1, 2, 0)) for x in (u_rx, *corners_rx))
     n_grid = OVERSAMPLE * array.n_freq
     tau_lo = float((d_tx.min(axis=0) + d_rx.min(axis=1)).min())
     tau_hi = float((d_tx.max(axis=0) + d_rx.max(axis=1)).max())
@@ -273,10 +283,8 @@ def spread_scatterers(
         specular_w,
         specular_points,
         mu_tx,
-        x_tx,
-        e_tx,
-        x_rx,
-        e_rx,
+        *corners_tx,
+        *corners_rx,
         capture_radius_m,
         math.log(specular_threshold),
         dk,
