@@ -146,7 +146,9 @@ def test_physics_refinement_recovers_pose_and_shape_from_the_mean_face() -> None
     truth = SceneParams(shape, np.zeros(8), np.array([0.004, -0.002, 0.0]), np.zeros(3))
     # The paper's depth estimator: on this coarse toy (8 x 8 antennas, 5 mm pixels) neither
     # estimator reads the bump's depth well (4 mm median), and the fit is what is tested here
-    settings = RenderSettings(grid=grid, depth_estimator="parabola")
+    # Rendered with the fit's own scatterers (Gaussian facets): a clean image of its model.
+    sampling = PhysicsConfig().sampling
+    settings = RenderSettings(grid=grid, sampling=sampling, depth_estimator="parabola")
     image = render(truth, array, settings, seed=1, model=model)
     item = RadarInput(
         "t", image.max_db, image.peak_depth_m, truth, depth_estimator=settings.depth_estimator_used
@@ -181,7 +183,7 @@ def test_physics_refinement_moves_material_and_antenna_size_within_their_ranges(
     grid = ImagingGrid(n_x=16, n_y=16, pitch_m=5e-3)
     zero = np.zeros(3)
     truth = SceneParams(np.zeros(12), np.zeros(8), zero, zero, material=0.2, antenna_size=0.28)
-    settings = RenderSettings(grid=grid)
+    settings = RenderSettings(grid=grid, sampling=PhysicsConfig().sampling)  # the fit's model
     image = render(truth, array, settings, seed=1, model=model)
     item = RadarInput(
         "t", image.max_db, image.peak_depth_m, truth, depth_estimator=settings.depth_estimator_used

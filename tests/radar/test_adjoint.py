@@ -20,6 +20,7 @@ from radarface.radar import (
 )
 
 REFLECTANCE = Reflectance(material=0.5, antenna_size=0.25)
+GAUSSIAN = "gaussian"  # the facet integral the adjoint differentiates
 
 
 def _probe(array, seed: int = 0) -> torch.Tensor:
@@ -38,7 +39,7 @@ def test_adjoint_matches_autograd_of_the_torch_simulator(sparse_qar50, scatterin
     # The same model, gradients through points, normals, areas and facet moments (all of which
     # move with the vertices of a curved cap) by the numba adjoint and by torch's autograd.
     vertices, faces = sphere_cap(7)
-    sampling = SamplingConfig(spacing_m=4e-3, scattering=scattering)
+    sampling = SamplingConfig(spacing_m=4e-3, scattering=scattering, facet_integral=GAUSSIAN)
     sc = mesh_scatterers(sparse_qar50, vertices, faces, sampling, np.random.default_rng(3))
     y = _probe(sparse_qar50)
     results = []
@@ -60,7 +61,9 @@ def test_adjoint_matches_finite_differences_of_the_exact_sum(
     # d Re <y, S> / d(points, normals, areas, moments) against central differences of the
     # float64 triple sum, on a tilted plate (specular and diffuse terms both lit).
     vertices, faces = make_plate(0.03, (0.01, -0.01, 0.26), tilt_deg=8.0)
-    sampling = SamplingConfig(spacing_m=6e-3, scattering=scattering, facet_edge_m=8e-3)
+    sampling = SamplingConfig(
+        spacing_m=6e-3, scattering=scattering, facet_edge_m=8e-3, facet_integral=GAUSSIAN
+    )
     sc = mesh_scatterers(sparse_qar50, vertices, faces, sampling, np.random.default_rng(1))
     y = _probe(sparse_qar50)
     names = ["points_m", "normals", "area_m2"] + (["facet_moment_m2"] * (scattering == "coherent"))
@@ -95,7 +98,9 @@ def test_material_and_antenna_size_gradients(sparse_qar50, make_plate, scatterin
     # d Re <y, S> / d(material, antenna size) by the adjoint, by torch's autograd, and by
     # central differences of the float64 triple sum, on a tilted plate (lobe partly lit).
     vertices, faces = make_plate(0.03, (0.01, -0.01, 0.26), tilt_deg=8.0)
-    sampling = SamplingConfig(spacing_m=6e-3, scattering=scattering, facet_edge_m=8e-3)
+    sampling = SamplingConfig(
+        spacing_m=6e-3, scattering=scattering, facet_edge_m=8e-3, facet_integral=GAUSSIAN
+    )
     sc = mesh_scatterers(sparse_qar50, vertices, faces, sampling, np.random.default_rng(1))
     y = _probe(sparse_qar50)
     found = []

@@ -261,7 +261,7 @@ def test_coherent_model_converges_to_the_dense_quadrature(sparse_qar50) -> None:
     refl = Reflectance(0.5, 0.25)
 
     def signal(edge_m: float, factor: bool = True) -> np.ndarray:
-        sampling = SamplingConfig(facet_edge_m=edge_m)
+        sampling = SamplingConfig(facet_edge_m=edge_m, facet_integral="gaussian")
         sc = mesh_scatterers(sparse_qar50, vertices, faces, sampling, np.random.default_rng(0))
         sc = sc if factor else dataclasses.replace(sc, facet_moment_m2=None)
         return simulate(sparse_qar50, sc, refl, 1e-3)
