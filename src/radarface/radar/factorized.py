@@ -46,9 +46,9 @@ from numba import njit, prange
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, ImagingGrid, RadarArray
 from radarface.radar.profiles import (
     DEFAULT_OVERSAMPLE,
-    bits_as_float32,
     fma,
     grid_box,
+    lerp_packed,
     range_profiles,
     tau_axis,
     unit_phasor,
@@ -589,12 +589,7 @@ def _stage1(
                         q = np.uintp(toff[m] + roff[i] + j)
                         q0 = prof_bits[q]
                         q1 = prof_bits[q + np.uintp(1)]
-                        re0 = bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
-                        im0 = bits_as_float32(np.int32(q0 >> 32))
-                        re1 = bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
-                        im1 = bits_as_float32(np.int32(q1 >> 32))
-                        v_re = re0 + w * (re1 - re0)
-                        v_im = im0 + w * (im1 - im0)
+                        v_re, v_im = lerp_packed(q0, q1, w)
                         a_re += v_re * c_r[k, i] - v_im * s_r[k, i]  # times the RX phasor
                         a_im += v_re * s_r[k, i] + v_im * c_r[k, i]
                     c, s = c_t[k, m], s_t[k, m]  # times the TX phasor

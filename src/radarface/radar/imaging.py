@@ -42,8 +42,8 @@ from radarface.radar.factorized import (
 )
 from radarface.radar.profiles import (
     DEFAULT_OVERSAMPLE,
-    bits_as_float32,
     grid_box,
+    lerp_packed,
     profile_matrix,
     range_profiles,
     tau_axis,
@@ -185,12 +185,7 @@ def _backproject_numba(prof_bits, tx_m, rx_m, x_m, y_m, z_m, tau0, inv_dtau, inv
                     w = u - np.float32(i)
                     q0 = table[i + rx_offset[r]]
                     q1 = table[i + rx_offset[r] + 1]
-                    re0 = bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
-                    im0 = bits_as_float32(np.int32(q0 >> 32))
-                    re1 = bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
-                    im1 = bits_as_float32(np.int32(q1 >> 32))
-                    v_re = re0 + w * (re1 - re0)
-                    v_im = im0 + w * (im1 - im0)
+                    v_re, v_im = lerp_packed(q0, q1, w)
                     a_re += v_re * cr[r] - v_im * sr[r]  # times the RX carrier phasor
                     a_im += v_re * sr[r] + v_im * cr[r]
                 ct, st = unit_phasor(d, inv_lambda_c)  # TX carrier phasor

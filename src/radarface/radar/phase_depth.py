@@ -33,7 +33,7 @@ from numba import njit, prange
 
 from radarface.radar.array import SPEED_OF_LIGHT_M_S, ImagingGrid, RadarArray
 from radarface.radar.profiles import (
-    bits_as_float32,
+    lerp_packed,
     range_profiles,
     tau_axis,
     unit_phasor,
@@ -74,12 +74,7 @@ def _values_at(prof_bits, tx_m, rx_m, points_m, tau0, inv_dtau, inv_lambda_c):
                 w = u - np.float32(i)
                 q0 = table[i + r * n_tau]
                 q1 = table[i + r * n_tau + 1]
-                re0 = bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
-                im0 = bits_as_float32(np.int32(q0 >> 32))
-                re1 = bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
-                im1 = bits_as_float32(np.int32(q1 >> 32))
-                v_re = re0 + w * (re1 - re0)
-                v_im = im0 + w * (im1 - im0)
+                v_re, v_im = lerp_packed(q0, q1, w)
                 a_re += v_re * c_rx[r] - v_im * s_rx[r]
                 a_im += v_re * s_rx[r] + v_im * c_rx[r]
             ct, st = unit_phasor(d, inv_lambda_c)

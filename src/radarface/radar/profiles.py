@@ -93,6 +93,17 @@ def bits_as_float32(typingctx, bits):
     return sig, codegen
 
 
+@njit(fastmath=True, inline="always")
+def lerp_packed(q0: np.int64, q1: np.int64, w: np.float32) -> tuple[np.float32, np.float32]:
+    """(re, im) float32 at fraction w between two complex64 profile samples read as int64
+    (the back-projection kernels view their range profiles so, one load per sample)."""
+    re0 = bits_as_float32(np.int32(q0 & 0xFFFFFFFF))
+    im0 = bits_as_float32(np.int32(q0 >> 32))
+    re1 = bits_as_float32(np.int32(q1 & 0xFFFFFFFF))
+    im1 = bits_as_float32(np.int32(q1 >> 32))
+    return re0 + w * (re1 - re0), im0 + w * (im1 - im0)
+
+
 @intrinsic
 def fma(typingctx, a, b, c):
     """a * b + c rounded once (llvm.fma), in the widest of the three float types.
