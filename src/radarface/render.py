@@ -402,19 +402,17 @@ def render_torch(
 def _phase_depth_like(
     s: torch.Tensor, array: RadarArray, grid: ImagingGrid, volume: Any, depth: torch.Tensor
 ) -> torch.Tensor:
-    """The phase depth estimate (radar.phase_depth) where the image is within
-    PHASE_DEPTH_RANGE_DB of its peak, `depth` elsewhere; a tensor like `depth`."""
+    """`radar.phase_refined_depth` of `depth` (its values, no gradient): a tensor like it."""
     import torch
 
-    from radarface.radar.images import PHASE_DEPTH_RANGE_DB
-    from radarface.radar.phase_depth import phase_depth
+    from radarface.radar import phase_refined_depth, project_volume
 
     volume = volume.detach().cpu().numpy() if is_tensor(volume) else np.asarray(volume)
-    mag = np.abs(volume).max(0)
-    columns = mag >= mag.max() * 10 ** (-PHASE_DEPTH_RANGE_DB / 20)
-    found = phase_depth(volume, s.detach().cpu().numpy(), array, grid, columns)
-    found = torch.from_numpy(found).to(depth.device, depth.dtype)
-    return torch.where(torch.from_numpy(columns).to(depth.device), found, depth.detach())
+    max_db, _ = project_volume(volume, grid)
+    found = phase_refined_depth(
+        volume, max_db, depth.detach().cpu().numpy(), s.detach().cpu().numpy(), array, grid
+    )
+    return torch.from_numpy(found).to(depth.device, depth.dtype)
 
 
 def scene_metadata(

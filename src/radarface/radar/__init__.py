@@ -24,6 +24,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "form_image",
             "image_volume",
             "maroon_depth",
+            "phase_refined_depth",
             "project_brightest",
             "project_slices",
             "project_volume",

@@ -219,13 +219,26 @@ def form_image(
     if depth_estimator == "maroon":
         depth = maroon_depth(volume_zyx, grid)
     if depth_estimator == "phase":
-        from radarface.radar.phase_depth import phase_depth
-
         if s is None or array is None:
             raise ValueError("the phase depth estimator needs the signal and its array")
-        columns = max_db >= -PHASE_DEPTH_RANGE_DB
-        depth = np.where(columns, phase_depth(volume_zyx, s, array, grid, columns), depth)
+        depth = phase_refined_depth(volume_zyx, max_db, depth, s, array, grid)
     return clip_image(max_db, depth.astype(np.float32), grid, dynamic_range_db)
+
+
+def phase_refined_depth(
+    volume_zyx: np.ndarray,
+    max_db: np.ndarray,
+    depth_m: np.ndarray,
+    s: np.ndarray,
+    array: RadarArray,
+    grid: ImagingGrid,
+) -> np.ndarray:
+    """depth_m (H, W) with the carrier-phase depth (`radar.phase_depth`) in the columns whose
+    max_db is within PHASE_DEPTH_RANGE_DB of the peak; numpy."""
+    from radarface.radar.phase_depth import phase_depth
+
+    columns = max_db >= -PHASE_DEPTH_RANGE_DB
+    return np.where(columns, phase_depth(volume_zyx, s, array, grid, columns), depth_m)
 
 
 def image_volume(
