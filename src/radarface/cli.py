@@ -199,11 +199,15 @@ DeviceOption = Annotated[
     ),
 ]
 StepsOption = Annotated[
-    int | None, typer.Option(min=0, help="Refinement steps (learned 100, physics 20).")
+    int | None, typer.Option(min=0, help="Refinement steps (learned 100, geometry 25, physics 20).")
 ]
 LrOption = Annotated[
     float | None,
-    typer.Option(min=0.0, help="Adam learning rate (learned 0.01; physics: face 0.1, pose 0.02)."),
+    typer.Option(
+        min=0.0,
+        help="Adam learning rate (learned 0.01; physics: face 0.1, pose 0.02; "
+        "geometry, Gauss-Newton, has none).",
+    ),
 ]
 SimulatedDepthOption = Annotated[
     SimulatedDepth,
@@ -663,8 +667,13 @@ def reconstruct(
     steps: StepsOption = None,
     lr: LrOption = None,
     prior: Annotated[
-        float, typer.Option(min=0.0, help="Weight of a Gaussian prior on the coefficients.")
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Weight of a Gaussian prior on the coefficients (default: learned and physics "
+            "0, geometry 0.03).",
+        ),
+    ] = None,
     split: Annotated[str, typer.Option(help="Dataset input: train, val or all.")] = "val",
     index: Annotated[
         list[int] | None, typer.Option(help="Dataset input: indices into the split.")
@@ -699,7 +708,8 @@ def evaluate(
         Path, typer.Option(help="Report directory (new, empty, or an earlier report to update).")
     ],
     refine: Annotated[
-        str, typer.Option(help="Comma-separated rows per run: none, learned, physics.")
+        str,
+        typer.Option(help="Comma-separated rows per run: none, learned, geometry, physics."),
     ] = "none",
     decoder: Annotated[
         Path | None,
@@ -721,15 +731,12 @@ def evaluate(
     """The paper's evaluation: Table 1, cosine matrices, error maps, examples and runtimes."""
     from radarface.eval.evaluate import EvalOptions
     from radarface.eval.report import evaluate_to_dir
-    from radarface.fit.learned import RefineConfig
-    from radarface.fit.physics import PhysicsConfig
+    from radarface.fit import RefineSettings
 
     with _user_errors():
-        given = {k: v for k, v in {"steps": steps, "lr": lr}.items() if v is not None}
         options = EvalOptions(
             refine=tuple(dict.fromkeys(r.strip() for r in refine.split(",") if r.strip())),
-            refine_config=RefineConfig(**given),
-            physics_config=PhysicsConfig(**given),
+            settings=RefineSettings.given(steps, lr),
             cosine=cosine, examples=examples, limit=limit, device=device, progress=progress,
         )  # fmt: skip
         metrics = evaluate_to_dir(

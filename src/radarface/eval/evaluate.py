@@ -32,9 +32,7 @@ from radarface.eval.scans import (
 from radarface.facemodel import MorphableModel
 from radarface.fit import REFINEMENTS
 from radarface.fit.inputs import RadarInput, read_capture, read_dataset_samples
-from radarface.fit.learned import RefineConfig
-from radarface.fit.physics import PhysicsConfig
-from radarface.fit.reconstruct import reconstruct
+from radarface.fit.reconstruct import RefineSettings, reconstruct
 from radarface.fit.runs import TrainedRun, load_run
 from radarface.radar import ImagingGrid
 from radarface.train.loop import CHECKPOINT
@@ -99,8 +97,7 @@ class EvalOptions:
     """What `evaluate` computes: refinements, their settings, examples, device, limits."""
 
     refine: tuple[str, ...] = ("none",)
-    refine_config: RefineConfig = RefineConfig()
-    physics_config: PhysicsConfig = PhysicsConfig()
+    settings: RefineSettings = RefineSettings()
     cosine: str = "face"
     examples: int = 3
     limit: int | None = None
@@ -314,14 +311,13 @@ def training_vectors(data: EvalData, runs: list[EvalRun]) -> tuple[np.ndarray, s
 
 def cache_key(run: EvalRun, data: EvalData, method: str, options: EvalOptions) -> str:
     """The hash that names a cached prediction: run, dataset, samples, method and settings."""
-    config = {"none": None, "learned": options.refine_config, "physics": options.physics_config}
     record = {
         "version": CACHE_VERSION,
         "run": run.hash,
         "dataset": data.hash,
         "samples": [i.name for i in data.inputs],
         "method": method,
-        "config": repr(config[method]),
+        "config": repr(options.settings.of(method)),
         "examples": options.examples,
     }
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:24]
@@ -351,8 +347,8 @@ def predict(
                 f["estimate"], f["vector"], meta["seconds"], rendered, meta["image"], True
             )
     results = reconstruct(
-        data.inputs, model, run.run, decoder, method, options.refine_config,
-        options.physics_config, batch_size=options.batch_size, progress=options.progress,
+        data.inputs, model, run.run, decoder, method, options.settings,
+        batch_size=options.batch_size, progress=options.progress,
     )  # fmt: skip
     seconds: dict[str, list[float]] = {}
     for r in results[:: max(1, options.batch_size)]:  # one record per batch

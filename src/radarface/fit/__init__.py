@@ -2,16 +2,18 @@
 
 from radarface.lazy import lazy_exports
 
-# After the encoder: nothing, or test-time optimisation through the learned renderer or physics.
-REFINEMENTS = ("none", "learned", "physics")
+# After the encoder: nothing, or test-time optimisation through the learned renderer, the depth
+# image's geometry or the physics.
+REFINEMENTS = ("none", "learned", "geometry", "physics")
 
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
+        "geometry": ["GeometryConfig", "refine_geometry"],
         "inputs": ["RadarInput", "read_inputs"],
         "learned": ["RefineConfig", "refine_learned"],
         "outputs": ["reconstruct_to_dir", "write_reconstruction"],
-        "reconstruct": ["Reconstruction", "reconstruct"],
+        "reconstruct": ["Reconstruction", "RefineSettings", "reconstruct"],
         "runs": ["TrainedRun", "load_run"],
     },
 )

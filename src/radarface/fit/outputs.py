@@ -9,9 +9,13 @@ import numpy as np
 
 from radarface.data import decoder_image
 from radarface.facemodel import MorphableModel, export_mesh, place_in_radar_frame, posed_vertices
-from radarface.fit.learned import RefineConfig
-from radarface.fit.physics import PhysicsConfig
-from radarface.fit.reconstruct import Reconstruction, reconstruct, summary, vertex_errors_mm
+from radarface.fit.reconstruct import (
+    Reconstruction,
+    RefineSettings,
+    reconstruct,
+    summary,
+    vertex_errors_mm,
+)
 from radarface.io import atomic_dir, atomic_path, provenance, write_json
 from radarface.params import SceneParams
 
@@ -96,7 +100,7 @@ def reconstruct_to_dir(
     refine: str = "none",
     steps: int | None = None,
     lr: float | None = None,
-    prior: float = 0.0,
+    prior: float | None = None,
     face_model_path: str | Path | None = None,
     split: str = "val",
     indices: list[int] | None = None,
@@ -106,7 +110,8 @@ def reconstruct_to_dir(
     """Reconstruct the image(s) at `input_path` into `out_dir` (one image: its files there; many:
     a folder per image) and write summary.json; returns the summary. `out_dir` must be new or
     empty: a reconstruction never overwrites another. steps, lr: the refinement's (default: its
-    config's); prior: the weight of a Gaussian prior on the coefficients."""
+    config's); prior: the weight of a Gaussian prior on the coefficients (default: its
+    config's)."""
     from radarface.facemodel import load_face_model, resolve_face_model_path
     from radarface.fit.inputs import read_inputs
     from radarface.fit.runs import load_run
@@ -121,18 +126,14 @@ def reconstruct_to_dir(
     decoder = None if decoder_run is None else load_run(decoder_run, ("decoder",))
     grid = encoder.dataset.grid
     inputs = read_inputs(input_path, grid, split, indices, device)
-    given = {k: v for k, v in {"steps": steps, "lr": lr}.items() if v is not None}
-    refine_config = RefineConfig(**given, prior_weight=prior)
-    physics_config = PhysicsConfig(**given, prior_weight=prior)
-    results = reconstruct(
-        inputs, model, encoder, decoder, refine, refine_config, physics_config, progress=progress
-    )
+    settings = RefineSettings.given(steps, lr, prior)
+    results = reconstruct(inputs, model, encoder, decoder, refine, settings, progress=progress)
     z_range = (float(grid.z_m[0]), float(grid.z_m[-1]))
     record = {
         "encoder_run": str(encoder_run),
         "decoder_run": None if decoder_run is None else str(decoder_run),
         "refine": refine,
-        "refine_config": physics_config if refine == "physics" else refine_config,
+        "refine_config": settings.of(refine),
         "face_model": {"name": model.name, "hash": model.content_hash},
     }
     report = {**summary(results, model), **record, "input": str(input_path)}

@@ -1,9 +1,9 @@
 """`radarface reconstruct`: radar images -> faces, by the encoder and optional refinement.
 
 For each input image: the encoder's estimate (paper Sec. 3.3), then optionally the paper's
-test-time optimisation through the learned renderer (`learned`, Sec. 3.4) or the same
-optimisation through the real simulator and imaging (`physics`); outputs per image in
-OUT/NAME/ (see `write_reconstruction`).
+test-time optimisation through the learned renderer (`learned`, Sec. 3.4), a fit of the face
+model to the depth image's geometry (`geometry`), or the same optimisation through the real
+simulator and imaging (`physics`); outputs per image in OUT/NAME/ (see `write_reconstruction`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from radarface import params as P
 from radarface.data import decoder_image, network_input
 from radarface.facemodel import MorphableModel
 from radarface.fit import REFINEMENTS
+from radarface.fit.geometry import GeometryConfig, column_depth_image, refine_geometry
 from radarface.fit.inputs import RadarInput, check_grid
 from radarface.fit.learned import RefineConfig, refine_learned
 from radarface.fit.physics import PhysicsConfig, refine_physics
@@ -39,6 +40,29 @@ class Reconstruction:
     rendered_image: str | None  # what `rendered` shows: "amplitude" or "depth" at 15 dB
     history: list[float] = field(default_factory=list)  # refinement loss per step
     seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """The settings of each refinement."""
+
+    learned: RefineConfig = RefineConfig()
+    geometry: GeometryConfig = GeometryConfig()
+    physics: PhysicsConfig = PhysicsConfig()
+
+    @classmethod
+    def given(
+        cls, steps: int | None = None, lr: float | None = None, prior: float | None = None
+    ) -> RefineSettings:
+        """The defaults with a user's steps, learning rate and prior weight where given (the
+        geometry fit, Gauss-Newton, has no learning rate)."""
+        common = {k: v for k, v in {"steps": steps, "prior_weight": prior}.items() if v is not None}
+        rated = {**common, **({"lr": lr} if lr is not None else {})}
+        return cls(RefineConfig(**rated), GeometryConfig(**common), PhysicsConfig(**rated))
+
+    def of(self, method: str) -> RefineConfig | GeometryConfig | PhysicsConfig | None:
+        """The settings of refinement `method` (None for "none")."""
+        return None if method == "none" else getattr(self, method)
 
 
 def _encoder_of(run: TrainedRun) -> torch.nn.Module:
@@ -68,8 +92,7 @@ def reconstruct(
     encoder: TrainedRun,
     decoder: TrainedRun | None = None,
     refine: str = "none",
-    refine_config: RefineConfig | None = None,
-    physics_config: PhysicsConfig | None = None,
+    settings: RefineSettings | None = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> list[Reconstruction]:
@@ -78,7 +101,7 @@ def reconstruct(
     their parameters are (move them with `.to(device)`), the physics on the CPU."""
     if refine not in REFINEMENTS:
         raise ValueError(f"unknown refinement {refine!r}; use one of {', '.join(REFINEMENTS)}")
-    refine_config = refine_config or RefineConfig()
+    settings = settings or RefineSettings()
     if encoder.face_model_hash != model.content_hash:
         raise ValueError(f"{encoder.path} was trained with another face model than {model.name}")
     decoder = _decoder_of(encoder, decoder)
@@ -110,7 +133,7 @@ def reconstruct(
                 tic = time.perf_counter()
                 if refine == "learned":
                     vector, batch_history = refine_learned(
-                        decoder.network, estimate.to(device), target.to(device), refine_config
+                        decoder.network, estimate.to(device), target.to(device), settings.learned
                     )
                     vector = vector.cpu()
                     history = [batch_history] * len(items)
@@ -118,9 +141,14 @@ def reconstruct(
                 with torch.no_grad():
                     rendered = decoder.network(vector.to(device))[:, 0].cpu().numpy()
             rendered_image = None if decoder is None else decoder.image
+            if refine == "geometry":
+                vector, history, rendered = _refine_geometry(
+                    items, estimate, model, encoder, settings.geometry, seconds
+                )
+                rendered_image = "depth"
             if refine == "physics":
                 vector, history, rendered = _refine_physics(
-                    items, estimate, model, encoder, physics_config or PhysicsConfig(), seconds
+                    items, estimate, model, encoder, settings.physics, seconds
                 )
                 rendered_image = "amplitude"
             for k, item in enumerate(items):
@@ -137,6 +165,34 @@ def reconstruct(
                 )
             bar.update(len(items))
     return results
+
+
+def _refine_geometry(
+    items: list[RadarInput],
+    estimate: torch.Tensor,
+    model: MorphableModel,
+    encoder: TrainedRun,
+    config: GeometryConfig,
+    seconds: dict[str, float],
+) -> tuple[torch.Tensor, list[list[float]], np.ndarray]:
+    """Geometry refinement of each image of a batch on the encoder run's grid; the renderings are
+    the fitted faces' column depths (plus the fitted offset) as the learned renderer's depth
+    image: where the input is within 15 dB of its peak."""
+    grid = encoder.dataset.grid
+    z_range = (float(grid.z_m[0]), float(grid.z_m[-1]))
+    vectors, histories, renderings = [], [], []
+    tic = time.perf_counter()
+    for k, item in enumerate(items):
+        vector, history, offset_m = refine_geometry(model, estimate[k].numpy(), item, grid, config)
+        vectors.append(torch.from_numpy(vector).float())
+        histories.append(history)
+        depth = column_depth_image(model, vector, item, grid) + offset_m
+        image = decoder_image(
+            torch.from_numpy(item.max_db), torch.from_numpy(depth), z_range, "depth"
+        )
+        renderings.append(image[0].numpy())
+    seconds["geometry"] = (time.perf_counter() - tic) / len(items)
+    return torch.stack(vectors), histories, np.stack(renderings)
 
 
 def _refine_physics(
