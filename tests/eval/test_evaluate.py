@@ -26,11 +26,12 @@ def evaluate(*args: str | Path) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def report(eval_setup, bump_model_path, tmp_path_factory) -> tuple[Path, list[str]]:
-    """A report of the encoder, without and with learned refinement, on both sets."""
+    """A report of the encoder, without and with learned and geometry refinement, on both
+    sets."""
     out = tmp_path_factory.mktemp("report") / "rep"
     args = [
         "--runs", eval_setup["enc"], "--data", eval_setup["val"], "--data", eval_setup["eval"],
-        "--out", out, "--refine", "none,learned", "--decoder", eval_setup["dec"],
+        "--out", out, "--refine", "none,learned,geometry", "--decoder", eval_setup["dec"],
         "--steps", "2", "--examples", "2", "--face-model", bump_model_path,
     ]  # fmt: skip
     code, output = evaluate(*args)
@@ -41,7 +42,11 @@ def report(eval_setup, bump_model_path, tmp_path_factory) -> tuple[Path, list[st
 def test_report_holds_every_table_and_figure(report, eval_setup) -> None:
     out, _ = report
     metrics = json.loads((out / "metrics.json").read_text())
-    rows = ["Encoder (amplitude-depth)", "Encoder (amplitude-depth) + learned"]
+    rows = [
+        "Encoder (amplitude-depth)",
+        "Encoder (amplitude-depth) + learned",
+        "Encoder (amplitude-depth) + geometry",
+    ]
     assert list(metrics["datasets"]) == ["val", "eval"]
     val, ev = metrics["datasets"]["val"], metrics["datasets"]["eval"]
     assert val["n"] == 4 and ev["n"] == 50 and val["split"] == "val"
@@ -56,7 +61,7 @@ def test_report_holds_every_table_and_figure(report, eval_setup) -> None:
         assert row["ratio_to_mean"]["point_dist_mm"] == pytest.approx(
             row["point_dist_mm"] / mean["point_dist_mm"]
         )
-    # The learned refinement starts from the encoder's estimate: both rows are in the cache.
+    # The refinements start from the encoder's estimate: every row is in the cache.
     cosine = ev["cosine"]["rows"]
     assert list(cosine) == ["Ground truth", *rows]
     truth = cosine["Ground truth"]
@@ -79,7 +84,7 @@ def test_report_holds_every_table_and_figure(report, eval_setup) -> None:
     assert "0.808" in text and "### Table 1" in text and "### Cosine similarity" in text
     linked = re.findall(r"\(figures/([^)]+)\)", text)
     assert {f.name for f in (out / "figures").iterdir()} == set(linked)
-    assert sum(f.startswith("cosine_eval_") for f in linked) == 3  # truth and two rows
+    assert sum(f.startswith("cosine_eval_") for f in linked) == 4  # truth and three rows
     assert sum(f.startswith("example_") for f in linked) == 4  # two per dataset
     assert {"errors_val.png", "errors_eval.png"} <= set(linked)
 
@@ -111,7 +116,7 @@ def test_rerun_reuses_the_cache(report) -> None:
     assert code == 0, output
     after = json.loads((out / "metrics.json").read_text())
     for name, section in after["datasets"].items():
-        assert len(section["cached_rows"]) == 2
+        assert len(section["cached_rows"]) == 3
         assert section["table1"] == before["datasets"][name]["table1"]
 
 

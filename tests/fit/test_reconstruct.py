@@ -86,6 +86,22 @@ def test_dataset_images_reconstruct_with_outputs(runs, bump_model_path, tmp_path
     assert (sample / "reconstruction.png").stat().st_size > 5_000
 
 
+def test_geometry_refinement_writes_the_depth_it_compared(runs, bump_model_path, tmp_path) -> None:
+    out = tmp_path / "rec"
+    code, output = reconstruct(
+        runs["data"], "--encoder", runs["enc"], "--out", out, "--refine", "geometry",
+        "--steps", "3", "--index", "0", "--face-model", bump_model_path, "--no-progress",
+    )  # fmt: skip
+    assert code == 0, output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["refine"] == "geometry" and summary["refine_config"]["prior_weight"] == 0.03
+    params = json.loads((out / "params.json").read_text())
+    assert 1 <= len(params["loss_history"]) <= 4 and params["seconds"]["geometry"] > 0
+    assert params["loss_history"][-1] <= params["loss_history"][0]
+    depth = np.load(out / "render.npz")["depth"]
+    assert depth.shape == (64, 64) and 0 < np.count_nonzero(depth) < depth.size
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [
