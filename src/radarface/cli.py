@@ -532,6 +532,9 @@ def dataset_generate(
     scattering: ScatteringOption = "coherent",
     facet_integral: FacetIntegralOption = "exact",
     depth_estimator: SimulatedDepthOption = "auto",
+    snr_db: Annotated[
+        float | None, typer.Option(help="Add complex noise to every signal at this SNR.")
+    ] = None,
 ) -> None:
     """Generate a dataset into DIR, or finish an interrupted one (run the same command again)."""
     from radarface import data
@@ -557,6 +560,7 @@ def dataset_generate(
                 scattering=scattering.value, facet_integral=facet_integral.value
             ),
             depth_estimator=depth_estimator.value,
+            snr_db=snr_db,
         )
         _announce_compilation(device)
         report = data.generate_dataset(

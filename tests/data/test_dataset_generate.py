@@ -177,3 +177,22 @@ def test_datasets_from_before_the_facet_integral_load_as_gaussian(tiny_dataset: 
     revision_4["sampling"].pop("facet_integral")
     sampling = DatasetConfig.from_json(revision_4).sampling
     assert (sampling.facet_integral, sampling.facet_edge_used_m) == ("gaussian", 4e-3)
+
+
+def test_noisy_set_adds_noise_at_its_snr_and_old_sets_load_noiseless(
+    tiny, tiny_dataset: Path
+) -> None:
+    stored = open_dataset(tiny_dataset).attrs["config"]
+    clean = DatasetConfig.from_json({k: v for k, v in stored.items() if k != "snr_db"})
+    assert clean.snr_db is None  # sets from before the option had no noise
+    model = load_face_model(tiny.model_path)
+    images = {}
+    for snr_db in (None, 20.0, 0.0):
+        config = tiny.config(n=12, seed=5, n_val=3, snr_db=snr_db)
+        images[snr_db] = render_sample(config, 4, model)[1]
+    assert np.array_equal(images[None].max_db, _images(tiny_dataset)["max_db"][4])
+    # The noise raises the floor of the image (its dim pixels): more at 0 dB than at 20 dB.
+    floors = {k: np.median(image.max_db) for k, image in images.items()}
+    assert floors[None] < floors[20.0] < floors[0.0]
+    again = render_sample(tiny.config(n=12, seed=5, n_val=3, snr_db=20.0), 4, model)[1]
+    assert np.array_equal(again.max_db, images[20.0].max_db)  # seeded per sample

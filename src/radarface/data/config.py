@@ -53,6 +53,8 @@ class DatasetConfig:
     # how the depth images were read from the volume (radarface.radar.DEPTH_ESTIMATORS); sets
     # made before the option (renderer revision < 4) used the brightest voxel's parabola
     depth_estimator: str = "parabola"
+    # complex Gaussian noise added to S at this SNR (radarface.radar.add_noise); None: none
+    snr_db: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -152,6 +154,7 @@ def build_config(
     mesh_frame: str = "radar",
     sampling: SamplingConfig | None = None,
     depth_estimator: str = "auto",
+    snr_db: float | None = None,
 ) -> DatasetConfig:
     """The configuration of a random, eval (10 identities x 5 expressions) or mesh-dir dataset.
 
@@ -159,7 +162,7 @@ def build_config(
     defaults to 15% of a random set and 0 otherwise; split_seed defaults to seed. A mesh_dir
     makes a mesh-dir set (kind "random" or "mesh-dir"), its meshes in mesh_frame (see
     radarface.render.MESH_FRAMES). depth_estimator "auto": "phase" under coherent scattering,
-    else "parabola" (see RenderSettings).
+    else "parabola" (see RenderSettings). snr_db adds noise to every sample's signal.
     """
     from radarface.facemodel import component_count
     from radarface.render import MESH_FRAMES, MESH_UNITS_M, RenderSettings
@@ -173,6 +176,7 @@ def build_config(
         "sampling": sampling,
         "split_seed": seed if split_seed is None else split_seed,
         "depth_estimator": used.depth_estimator_used,
+        "snr_db": snr_db,
     }
     if mesh_dir is not None or kind == "mesh-dir":
         if kind == "eval" or mesh_dir is None:

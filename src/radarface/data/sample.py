@@ -73,6 +73,7 @@ def render_settings(config: DatasetConfig, device: str | None = None) -> RenderS
         method=config.imaging_method,
         device=device,
         depth_estimator=config.depth_estimator,
+        snr_db=config.snr_db,
     )
 
 

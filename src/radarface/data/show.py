@@ -50,6 +50,8 @@ def dataset_info(path: str | os.PathLike) -> dict[str, Any]:
         )
     else:
         info["scattering"] = f"speckle, {sampling.spacing_m * 1e3:g} mm point spacing"
+    if config.snr_db is not None:
+        info["noise"] = f"{config.snr_db:g} dB SNR"
     info["splits"] = (
         f"{group['splits/train'].shape[0]} train, {group['splits/val'].shape[0]} val "
         f"(split seed {config.split_seed})"
