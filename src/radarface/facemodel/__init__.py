@@ -16,6 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "export_mesh",
             "mean_vertex_distance_mm",
             "place_in_radar_frame",
+            "pose_points",
             "rotation_matrices",
             "vertex_normals",
         ],

@@ -129,11 +129,25 @@ def place_in_radar_frame(
     for label, x in (("translation_m", t), ("rotation_rad", r)):
         if tuple(x.shape) != expected:
             raise ValueError(f"{label} has shape {tuple(x.shape)}, expected {expected}")
-    pivot = _like(model.mean_m[model.nose_tip_index], v)
-    flip = _like(MODEL_TO_RADAR, v)
+    return pose_points(model, v, t, r, distance_m)
+
+
+def pose_points(
+    model: MorphableModel,
+    points_model,
+    translation_m,
+    rotation_rad,
+    distance_m: float = DEFAULT_NOSE_DISTANCE_M,
+):
+    """Model-frame points (..., K, 3), any K (a subset of the vertices, say), -> radar frame,
+    posed as `place_in_radar_frame` poses vertices; unchecked, numpy or torch."""
+    xp = _xp(points_model)
+    t, r = _like(translation_m, points_model), _like(rotation_rad, points_model)
+    pivot = _like(model.mean_m[model.nose_tip_index], points_model)
+    flip = _like(MODEL_TO_RADAR, points_model)
     rot = _matmul3(flip, rotation_matrices(r))  # (..., 3, 3)
-    offset = _like(np.array([0.0, 0.0, distance_m]), v) + t
-    return _matmul3(v - pivot, xp.swapaxes(rot, -1, -2)) + offset[..., None, :]
+    offset = _like(np.array([0.0, 0.0, distance_m]), points_model) + t
+    return _matmul3(points_model - pivot, xp.swapaxes(rot, -1, -2)) + offset[..., None, :]
 
 
 def vertex_normals(vertices, triangles):

@@ -26,14 +26,14 @@ rendering values (dynamic range, material, antenna size) are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import trimesh
 
 from radarface import params as P
-from radarface.facemodel import MorphableModel, posed_vertices
+from radarface.facemodel import MorphableModel, pose_points, posed_vertices
 from radarface.fit.inputs import RadarInput
 from radarface.params import SceneParams
 from radarface.radar import ImagingGrid
@@ -52,6 +52,9 @@ class GeometryConfig:
     prior_weight: float = 0.03
     dynamic_range_db: float = 20.0  # the pixels fitted: within this of the image's peak
     miss_units: float = 3.0  # the residual of a column that misses the face (units of s_z)
+    # fit every coefficient of the model under the prior, not only the vector's 17 (which are
+    # returned): the others shape the image too, and left at 0 they bend the leading ones
+    all_coefficients: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 0 or not self.depth_scale_m > 0 or self.prior_weight < 0:
@@ -128,22 +131,49 @@ def refine_geometry(
         raise ValueError(f"{item.name}: no pixel within {config.dynamic_range_db:g} dB to fit")
     base = torch.tensor(start, dtype=torch.float64)
     free_at = torch.from_numpy(FREE)
-    prior = np.zeros(len(FREE) + 1)
+    # The free values: FREE of the vector, then the coefficients beyond its 10 + 7
+    # (all_coefficients), then dz; the prior holds every coefficient.
+    k_shape = model.n_shape if config.all_coefficients else min(model.n_shape, P.N_SHAPE)
+    k_expr = model.n_expr if config.all_coefficients else min(model.n_expr, P.N_EXPRESSION)
+    n_extra = max(k_shape - P.N_SHAPE, 0) + max(k_expr - P.N_EXPRESSION, 0)
+    prior = np.zeros(len(FREE) + n_extra + 1)
     prior[: P.FACE.stop] = config.prior_weight
+    prior[len(FREE) : len(FREE) + n_extra] = config.prior_weight
 
-    def vertices(free: torch.Tensor) -> torch.Tensor:
-        return posed_vertices(model, SceneParams.from_vector(base.index_put((free_at,), free[:-1])))
+    def scene_of(free: torch.Tensor) -> SceneParams:
+        scene = SceneParams.from_vector(base.index_put((free_at,), free[: len(FREE)]))
+        extra_shape, extra_expr = free[len(FREE) : -1].split(
+            [max(k_shape - P.N_SHAPE, 0), max(k_expr - P.N_EXPRESSION, 0)]
+        )
+        shape = torch.cat([scene.shape, extra_shape])[:k_shape]
+        return replace(scene, shape=shape, expr=torch.cat([scene.expr, extra_expr])[:k_expr])
+
+    mean, shape_basis, expr_basis = (
+        torch.from_numpy(np.asarray(x, dtype=np.float64))
+        for x in (model.mean_m, model.shape_basis_m[:k_shape], model.expr_basis_m[:k_expr])
+    )
+
+    def points(free: torch.Tensor, index: torch.Tensor | slice = slice(None)) -> torch.Tensor:
+        """Posed vertices `index` (K,) of the face of `free` (K, 3): the face model's sum on
+        those vertices only, so that the Jacobian costs the fitted columns, not the mesh."""
+        scene = scene_of(free)
+        v = mean[index] + torch.tensordot(scene.shape, shape_basis[:, index], 1)
+        v = v + torch.tensordot(scene.expr, expr_basis[:, index], 1)
+        return pose_points(model, v, scene.translation_m, scene.rotation_rad)
 
     def evaluate(free: np.ndarray, jacobian: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Scaled residuals (n,) of the free values and dz (last), and their Jacobian (n, 23);
-        a column that misses the face has residual miss_units and no gradient."""
+        """Scaled residuals (n,) of the free values and their Jacobian (n, len(free)); a column
+        that misses the face has residual miss_units and no gradient."""
         x = torch.from_numpy(free)
-        ray, tri = column_hits(vertices(x).numpy(), model.triangles, xy_m)
-        corners = torch.from_numpy(model.triangles[tri])
+        ray, tri = column_hits(points(x).numpy(), model.triangles, xy_m)
+        used, corners = np.unique(model.triangles[tri], return_inverse=True)
+        corners = torch.from_numpy(corners.reshape(-1, 3))
+        used = torch.from_numpy(used)
         xy, z = torch.from_numpy(xy_m[ray]), torch.from_numpy(z_in[ray])
 
         def hit_residuals(f: torch.Tensor) -> torch.Tensor:
-            return (plane_depth(vertices(f)[corners], xy) + f[-1] - z) / config.depth_scale_m
+            depth = plane_depth(points(f, used)[corners], xy)
+            return (depth + f[-1] - z) / config.depth_scale_m
 
         r = np.full(len(z_in), config.miss_units)
         r[ray] = hit_residuals(x).numpy()
@@ -156,16 +186,17 @@ def refine_geometry(
     def loss(r: np.ndarray, free: np.ndarray) -> float:
         return float(_huber(r).mean() + 0.5 * (prior * free**2).sum())
 
-    free = np.append(start[FREE], 0.0)  # dz starts at 0
+    free = np.concatenate([start[FREE], np.zeros(n_extra + 1)])  # the others and dz start at 0
     r, jac = evaluate(free, jacobian=True)
     history = [loss(r, free)]
     damping = 1e-3
     for _ in range(config.steps):
         w = 1.0 / np.maximum(np.abs(r), 1.0)  # IRLS weights of the Huber penalty
-        normal = jac.T @ (w[:, None] * jac) / len(r) + np.diag(prior)
-        gradient = jac.T @ (w * r) / len(r) + prior * free
+        normal = torch.from_numpy(jac.T @ (w[:, None] * jac) / len(r) + np.diag(prior))
+        gradient = torch.from_numpy(jac.T @ (w * r) / len(r) + prior * free)
         for _ in range(12):  # Levenberg-Marquardt: damp until the step lowers the loss
-            step = np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-9), -gradient)
+            damped = normal + damping * torch.diag(normal.diagonal() + 1e-9)
+            step = torch.linalg.solve(damped, -gradient).numpy()
             value = loss(evaluate(free + step, jacobian=False)[0], free + step)
             if value < history[-1]:
                 break
@@ -176,5 +207,5 @@ def refine_geometry(
         history.append(value)
         r, jac = evaluate(free, jacobian=True)
     best = start.astype(np.float64).copy()
-    best[FREE] = free[:-1]
+    best[FREE] = free[: len(FREE)]
     return best, history, float(free[-1])
