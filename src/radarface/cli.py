@@ -675,7 +675,7 @@ def reconstruct(
         typer.Option(
             min=0.0,
             help="Weight of a Gaussian prior on the coefficients (default: learned and physics "
-            "0, geometry 0.03).",
+            "0, geometry 0.01).",
         ),
     ] = None,
     split: Annotated[str, typer.Option(help="Dataset input: train, val or all.")] = "val",

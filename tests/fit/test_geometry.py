@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from radarface import params as P
+from radarface.facemodel import posed_vertices
 from radarface.fit.geometry import (
     GeometryConfig,
     column_depth_image,
@@ -47,19 +48,19 @@ def test_plane_depth_gradient_matches_finite_differences() -> None:
 
 
 def _depth_input(model, truth: SceneParams, offset_m: float = 0.0) -> RadarInput:
-    """A noiseless depth image of the true face on GRID: every column that meets it lit."""
-    depth = column_depth_image(model, truth.to_vector(), _blank(), GRID) + offset_m
+    """A noiseless depth image of the true face (every coefficient) on GRID: every column that
+    meets it lit."""
+    vertices = posed_vertices(model, truth)
+    depth = column_depth_image(vertices, model.triangles, GRID.x_m, GRID.y_m) + offset_m
     lit = np.isfinite(depth)
     return RadarInput("bump", np.where(lit, 0.0, -60.0).astype(np.float32), depth, truth)
 
 
-def _blank() -> RadarInput:
-    shape = (GRID.n_y, GRID.n_x)
-    return RadarInput("blank", np.zeros(shape, np.float32), np.zeros(shape, np.float32))
-
-
-def _truth() -> SceneParams:
-    shape, expr = np.zeros(10), np.zeros(7)
+def _truth(beyond: float = 0.0) -> SceneParams:
+    """Leading coefficients set, and the bump model's coefficients beyond the vector's 10 + 7
+    at `beyond`."""
+    shape, expr = np.full(12, beyond), np.full(8, beyond)
+    shape[:10], expr[:7] = 0.0, 0.0
     shape[:3], expr[0] = (1.0, -0.8, 0.5), 0.7
     return SceneParams(
         shape, expr, np.array([0.003, -0.002, 0.0]), np.radians([2.0, -3.0, 1.0]), 0.5, 0.25
@@ -93,9 +94,20 @@ def test_geometry_fit_takes_a_depth_offset_into_its_own_term() -> None:
     assert vertex_errors_mm(model, fitted, truth).mean() < 0.1
 
 
+def test_fitting_every_coefficient_keeps_the_others_from_bending_the_leading_ones() -> None:
+    model, truth = bump_model(), _truth(beyond=2.0)
+    item = _depth_input(model, truth)
+    errors = {}
+    for every in (False, True):
+        config = GeometryConfig(prior_weight=1e-4, all_coefficients=every)
+        fitted, _, _ = refine_geometry(model, truth.to_vector(), item, GRID, config)
+        errors[every] = vertex_errors_mm(model, fitted, truth).mean()
+    assert errors[True] < 0.2 * errors[False], errors
+
+
 def test_geometry_fit_needs_lit_pixels_and_sane_settings() -> None:
-    model, blank = bump_model(), _blank()
-    dark = RadarInput("dark", blank.max_db, np.full_like(blank.depth_m, np.nan))
+    model, shape = bump_model(), (GRID.n_y, GRID.n_x)
+    dark = RadarInput("dark", np.zeros(shape, np.float32), np.full(shape, np.nan, np.float32))
     with pytest.raises(ValueError, match="no pixel within 20 dB"):
         refine_geometry(model, np.zeros(P.N_PARAMS), dark, GRID, GeometryConfig())
     with pytest.raises(ValueError, match="depth scale > 0"):

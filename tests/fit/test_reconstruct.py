@@ -94,7 +94,7 @@ def test_geometry_refinement_writes_the_depth_it_compared(runs, bump_model_path,
     )  # fmt: skip
     assert code == 0, output
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["refine"] == "geometry" and summary["refine_config"]["prior_weight"] == 0.03
+    assert summary["refine"] == "geometry" and summary["refine_config"]["prior_weight"] == 0.01
     params = json.loads((out / "params.json").read_text())
     assert 1 <= len(params["loss_history"]) <= 4 and params["seconds"]["geometry"] > 0
     assert params["loss_history"][-1] <= params["loss_history"][0]

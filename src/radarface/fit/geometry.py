@@ -33,7 +33,7 @@ import torch
 import trimesh
 
 from radarface import params as P
-from radarface.facemodel import MorphableModel, pose_points, posed_vertices
+from radarface.facemodel import MorphableModel, pose_points
 from radarface.fit.inputs import RadarInput
 from radarface.params import SceneParams
 from radarface.radar import ImagingGrid
@@ -49,12 +49,12 @@ class GeometryConfig:
 
     steps: int = 25
     depth_scale_m: float = 1e-3
-    prior_weight: float = 0.03
+    prior_weight: float = 0.01
     dynamic_range_db: float = 20.0  # the pixels fitted: within this of the image's peak
     miss_units: float = 3.0  # the residual of a column that misses the face (units of s_z)
     # fit every coefficient of the model under the prior, not only the vector's 17 (which are
-    # returned): the others shape the image too, and left at 0 they bend the leading ones
-    all_coefficients: bool = False
+    # returned): the others shape the image too, and held at 0 they bend the leading ones
+    all_coefficients: bool = True
 
     def __post_init__(self) -> None:
         if self.steps < 0 or not self.depth_scale_m > 0 or self.prior_weight < 0:
@@ -87,27 +87,30 @@ def plane_depth(corners_m: torch.Tensor, xy_m: torch.Tensor) -> torch.Tensor:
     return a[..., 2] + u * (b[..., 2] - a[..., 2]) + v * (c[..., 2] - a[..., 2])
 
 
+def pixel_axes(item: RadarInput, grid: ImagingGrid) -> tuple[np.ndarray, np.ndarray]:
+    """(x_m (W,), y_m (H,)) of an input's pixels: as it recorded them, else the grid's."""
+    return item.pixels_m or (grid.x_m, grid.y_m)
+
+
 def fitted_pixels(
     item: RadarInput, grid: ImagingGrid, dynamic_range_db: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) (n, 2) and depth (n,) of the pixels within dynamic_range_db of the image's peak."""
-    x_m, y_m = item.pixels_m or (grid.x_m, grid.y_m)
+    x_m, y_m = pixel_axes(item, grid)
     lit = (item.max_db >= item.max_db.max() - dynamic_range_db) & np.isfinite(item.depth_m)
     rows, cols = np.nonzero(lit)
     return np.column_stack([x_m[cols], y_m[rows]]), item.depth_m[rows, cols].astype(np.float64)
 
 
 def column_depth_image(
-    model: MorphableModel, vector: np.ndarray, item: RadarInput, grid: ImagingGrid
+    vertices_m: np.ndarray, triangles: np.ndarray, x_m: np.ndarray, y_m: np.ndarray
 ) -> np.ndarray:
-    """(H, W) z where each pixel's column first meets the posed face of a (26,) vector, NaN
-    where it misses the face."""
-    x_m, y_m = item.pixels_m or (grid.x_m, grid.y_m)
+    """(H, W) z where the columns of pixels (x_m (W,), y_m (H,)) first meet the mesh (V, 3),
+    NaN where they miss it."""
     xy_m = np.column_stack([a.ravel() for a in np.meshgrid(x_m, y_m)])
-    vertices = posed_vertices(model, SceneParams.from_vector(np.asarray(vector, np.float64)))
-    ray, tri = column_hits(vertices, model.triangles, xy_m)
+    ray, tri = column_hits(vertices_m, triangles, xy_m)
     depth = np.full(len(xy_m), np.nan)
-    corners = torch.from_numpy(vertices[model.triangles[tri]])
+    corners = torch.from_numpy(np.asarray(vertices_m, np.float64)[triangles[tri]])
     depth[ray] = plane_depth(corners, torch.from_numpy(xy_m[ray])).numpy()
     return depth.reshape(len(y_m), len(x_m)).astype(np.float32)
 

@@ -18,9 +18,14 @@ from tqdm import tqdm
 
 from radarface import params as P
 from radarface.data import decoder_image, network_input
-from radarface.facemodel import MorphableModel
+from radarface.facemodel import MorphableModel, posed_vertices
 from radarface.fit import REFINEMENTS
-from radarface.fit.geometry import GeometryConfig, column_depth_image, refine_geometry
+from radarface.fit.geometry import (
+    GeometryConfig,
+    column_depth_image,
+    pixel_axes,
+    refine_geometry,
+)
 from radarface.fit.inputs import RadarInput, check_grid
 from radarface.fit.learned import RefineConfig, refine_learned
 from radarface.fit.physics import PhysicsConfig, refine_physics
@@ -186,7 +191,8 @@ def _refine_geometry(
         vector, history, offset_m = refine_geometry(model, estimate[k].numpy(), item, grid, config)
         vectors.append(torch.from_numpy(vector).float())
         histories.append(history)
-        depth = column_depth_image(model, vector, item, grid) + offset_m
+        vertices = posed_vertices(model, SceneParams.from_vector(vector))
+        depth = column_depth_image(vertices, model.triangles, *pixel_axes(item, grid)) + offset_m
         image = decoder_image(
             torch.from_numpy(item.max_db), torch.from_numpy(depth), z_range, "depth"
         )
