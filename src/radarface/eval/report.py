@@ -445,8 +445,8 @@ def _runtime_markdown(metrics: dict[str, Any]) -> list[str]:
         f"the runs' array and grid): {runtimes['physics_renderer']:.2f} s.",
         "",
         "| row | encoder, ms | learned renderer, ms (one image / in batches) "
-        "| learned refinement, s | physics refinement, s |",
-        "|---|---:|---:|---:|---:|",
+        "| learned refinement, s | geometry refinement, s | physics refinement, s |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     seen = set()
     for section in metrics["datasets"].values():
@@ -463,6 +463,7 @@ def _runtime_markdown(metrics: dict[str, Any]) -> list[str]:
                 _fmt(1e3 * seconds["encoder"], 1),
                 "-" if one is None else f"{1e3 * one:.1f} / {1e3 * batched:.1f}",
                 _fmt(seconds.get("learned"), 2),
+                _fmt(seconds.get("geometry"), 1),
                 _fmt(seconds.get("physics"), 1),
             ]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
