@@ -196,3 +196,5 @@ def test_noisy_set_adds_noise_at_its_snr_and_old_sets_load_noiseless(
     assert floors[None] < floors[20.0] < floors[0.0]
     again = render_sample(tiny.config(n=12, seed=5, n_val=3, snr_db=20.0), 4, model)[1]
     assert np.array_equal(again.max_db, images[20.0].max_db)  # seeded per sample
+    with pytest.raises(ValueError, match="--snr-db must be a finite number"):
+        tiny.config(n=12, seed=5, snr_db=float("nan"))

@@ -69,6 +69,8 @@ class DatasetConfig:
             raise ValueError("a mesh-dir dataset needs its mesh directory and one file per sample")
         if not 0 <= self.n_val <= self.n:
             raise ValueError(f"the validation split ({self.n_val}) must lie in [0, {self.n}]")
+        if self.snr_db is not None and not np.isfinite(self.snr_db):
+            raise ValueError(f"--snr-db must be a finite number of dB, got {self.snr_db}")
         if self.depth_estimator not in DEPTH_ESTIMATORS:
             raise ValueError(
                 f"unknown depth estimator {self.depth_estimator!r}; use "

@@ -9,19 +9,20 @@ minimises
 
     L(p, dz) = mean_{lit pixels} huber((z(p; x, y) + dz - z_in(x, y)) / s_z) + w_p |p_face|^2 / 2,
 
-p_face the 17 coefficients (a Gaussian prior in units of their standard deviation), huber
+p_face the coefficients (a Gaussian prior in units of their standard deviation), huber
 quadratic within one unit s_z and linear beyond (a displaced speckle pixel or a grazing edge pulls
 no harder than a few millimetres), and dz a free depth offset: the vector has no z translation
 (the paper's faces sit at the nominal range) and depth estimators have biases of their own, which
-would otherwise bend the shape. Pixels whose column misses the face cost huber of the residual
-they last had and carry no gradient.
+would otherwise bend the shape. A column that misses the face costs a fixed miss_units and
+carries no gradient.
 
 Solver: Gauss-Newton with Levenberg-Marquardt damping and iteratively reweighted least squares for
 the Huber penalty (Nocedal & Wright, Numerical Optimization, ch. 10). Every residual evaluation
 ray-casts the posed mesh (trimesh, embree where installed) for each column's triangle; the
 triangle's plane through its three vertices gives z differentiably, and torch gives the Jacobian
-in the 22 free values (17 coefficients, x and y translation, three angles) and dz. The vector's
-rendering values (dynamic range, material, antenna size) are kept.
+in the free values (17 coefficients, x and y translation, three angles, with all_coefficients
+every other coefficient of the model) and dz. The vector's rendering values (dynamic range,
+material, antenna size) are kept.
 """
 
 from __future__ import annotations
@@ -115,11 +116,6 @@ def column_depth_image(
     return depth.reshape(len(y_m), len(x_m)).astype(np.float32)
 
 
-def _huber(r: np.ndarray) -> np.ndarray:
-    a = np.abs(r)
-    return np.where(a <= 1.0, 0.5 * a**2, a - 0.5)
-
-
 def refine_geometry(
     model: MorphableModel,
     start: np.ndarray,
@@ -164,7 +160,7 @@ def refine_geometry(
         v = v + torch.tensordot(scene.expr, expr_basis[:, index], 1)
         return pose_points(model, v, scene.translation_m, scene.rotation_rad)
 
-    def evaluate(free: np.ndarray, jacobian: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def evaluate(free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scaled residuals (n,) of the free values and their Jacobian (n, len(free)); a column
         that misses the face has residual miss_units and no gradient."""
         x = torch.from_numpy(free)
@@ -180,17 +176,16 @@ def refine_geometry(
 
         r = np.full(len(z_in), config.miss_units)
         r[ray] = hit_residuals(x).numpy()
-        if not jacobian:
-            return r, None
         jac = np.zeros((len(z_in), len(free)))
         jac[ray] = torch.func.jacfwd(hit_residuals)(x).numpy()
         return r, jac
 
     def loss(r: np.ndarray, free: np.ndarray) -> float:
-        return float(_huber(r).mean() + 0.5 * (prior * free**2).sum())
+        huber = torch.nn.functional.huber_loss(torch.from_numpy(r), torch.zeros(len(r)))
+        return float(huber) + 0.5 * float((prior * free**2).sum())
 
     free = np.concatenate([start[FREE], np.zeros(n_extra + 1)])  # the others and dz start at 0
-    r, jac = evaluate(free, jacobian=True)
+    r, jac = evaluate(free)
     history = [loss(r, free)]
     damping = 1e-3
     for _ in range(config.steps):
@@ -200,15 +195,15 @@ def refine_geometry(
         for _ in range(12):  # Levenberg-Marquardt: damp until the step lowers the loss
             damped = normal + damping * torch.diag(normal.diagonal() + 1e-9)
             step = torch.linalg.solve(damped, -gradient).numpy()
-            value = loss(evaluate(free + step, jacobian=False)[0], free + step)
+            r_new, jac_new = evaluate(free + step)  # the Jacobian too: kept if accepted
+            value = loss(r_new, free + step)
             if value < history[-1]:
                 break
             damping *= 4
         else:
             break
-        free, damping = free + step, damping / 3
+        free, r, jac, damping = free + step, r_new, jac_new, damping / 3
         history.append(value)
-        r, jac = evaluate(free, jacobian=True)
     best = start.astype(np.float64).copy()
     best[FREE] = free[: len(FREE)]
     return best, history, float(free[-1])
